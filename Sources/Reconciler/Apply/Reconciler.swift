@@ -1,0 +1,210 @@
+import Foundation
+import Resources
+
+/// Options of one `plan` or `apply`.
+public struct ApplyOptions: Sendable {
+    public var plan: PlanOptions
+    /// Proceed although the spec directory holds nothing while resources exist.
+    public var allowEmpty: Bool
+    /// Observe → plan → apply rounds before giving up.
+    public var maxIterations: Int
+    /// Independent actions run at the same time, at most this many.
+    public var concurrency: Int
+
+    public init(plan: PlanOptions = PlanOptions(), allowEmpty: Bool = false, maxIterations: Int = 5, concurrency: Int = 8) {
+        self.plan = plan
+        self.allowEmpty = allowEmpty
+        self.maxIterations = maxIterations
+        self.concurrency = concurrency
+    }
+}
+
+/// The level-triggered loop: observe the host, plan against the specs, run the plan's
+/// actions (journaled, independent ones concurrently), and repeat until nothing is left.
+public actor Reconciler {
+    let store: Store
+    let runtimes: [Runtime: any SandboxRuntime]
+    let network: any HostNetwork
+    let snapshots: any SnapshotDriver
+    let defaults: HostDefaults
+    /// One pass at a time: actor methods re-enter at every `await`.
+    private var passInFlight = false
+
+    public init(store: Store, runtimes: [any SandboxRuntime], network: any HostNetwork, snapshots: any SnapshotDriver, defaults: HostDefaults) {
+        self.store = store
+        self.runtimes = Dictionary(runtimes.map { ($0.runtime, $0) }, uniquingKeysWith: { a, _ in a })
+        self.network = network
+        self.snapshots = snapshots
+        self.defaults = defaults
+    }
+
+    // MARK: - Observe and plan
+
+    /// Reads the host: every sandbox of every runtime, pools, snapshots, recorded policies.
+    public func observe() async throws -> ObservedState {
+        var state = ObservedState()
+        for runtime in runtimes.values {
+            for sandbox in try await runtime.observe() { state.sandboxes[sandbox.name] = sandbox }
+        }
+        state.pools = try await network.observePools()
+        state.policies = try await store.applied(.balloonPolicy)
+        state.snapshots = try await snapshots.observe()
+        return state
+    }
+
+    /// The specs to converge to, with the resources of invalid files frozen at their last good spec.
+    public func desired(from specs: SpecSet) async throws -> DesiredState {
+        let stored = try await store.lastGoodSpecs()
+        var resources = specs.resources
+        var frozen: [ResourceID] = []
+        for (id, spec) in stored where resources[id] == nil {
+            if specs.declaredInInvalidFiles.contains(id) || specs.invalidFiles.contains(spec.resource.origin.file) {
+                resources[id] = spec.resource
+                frozen.append(id)
+            }
+        }
+        var generations = stored.mapValues(\.generation)
+        for (id, resource) in specs.resources where stored[id]?.hash != resource.contentHash {
+            generations[id] = (stored[id]?.generation ?? 0) + 1
+        }
+        return DesiredState(resources: resources, frozen: frozen.sorted(), generations: generations)
+    }
+
+    /// Observes and plans; changes nothing.
+    public func plan(_ specs: SpecSet, options: ApplyOptions = ApplyOptions()) async throws -> PlanReport {
+        let desired = try await desired(from: specs)
+        let observed = try await observe()
+        try checkNotEmpty(specs, desired, observed, options)
+        let plan = Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: options.plan)
+        return PlanReport(plan: plan, desired: desired, observed: observed)
+    }
+
+    private func checkNotEmpty(_ specs: SpecSet, _ desired: DesiredState, _ observed: ObservedState, _ options: ApplyOptions) throws {
+        if desired.resources.isEmpty && !observed.isEmpty && !options.allowEmpty {
+            throw ReconcileError.emptySpecs(directory: specs.directory, existing: observed.count)
+        }
+    }
+
+    // MARK: - Apply
+
+    /// Converges the host to `specs`: re-observes and re-plans after every round until the
+    /// plan is empty or `maxIterations` rounds ran. One failing resource does not stop the
+    /// others; it is skipped for the rest of this apply and reported.
+    public func apply(_ specs: SpecSet, options: ApplyOptions = ApplyOptions(),
+                      progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) async throws -> ApplyReport {
+        guard !passInFlight else { throw CancellationError() }
+        passInFlight = true
+        defer { passInFlight = false }
+
+        try await store.closeUnfinishedSteps()
+        let desired = try await desired(from: specs)
+        let pass = try await store.beginPass(command: "apply")
+        try await store.recordSpecs(Array(specs.resources.values))
+
+        var outcomes: [ActionOutcome] = []
+        var failed: [ResourceID: String] = [:]
+        var reportedFindings: Set<String> = []
+        var findings: [Finding] = []
+        var plan = Plan()
+        var iterations = 0
+        var observed = ObservedState()
+        while true {
+            observed = try await observe()
+            try await store.recordObserved(Array(observed.sandboxes.values))
+            if iterations == 0 { try checkNotEmpty(specs, desired, observed, options) }
+            plan = Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: options.plan)
+            for finding in plan.findings where reportedFindings.insert("\(finding.id)|\(finding.reason)").inserted {
+                findings.append(finding)
+                progress(.finding(finding))
+                try await store.record(Event(id: finding.id, type: .warning, reason: finding.reason, message: finding.message))
+            }
+            let runnable = plan.actions.filter { failed[$0.id] == nil }
+            guard !runnable.isEmpty, iterations < options.maxIterations else { break }
+            iterations += 1
+            progress(.iteration(iterations, actions: runnable.count))
+            let results = await execute(runnable, observed: observed, pass: pass, concurrency: options.concurrency, progress: progress)
+            outcomes += results
+            for r in results where !r.succeeded { failed[r.action.id] = r.error ?? "failed" }
+        }
+        let remaining = plan.actions
+        let converged = remaining.isEmpty && failed.isEmpty && plan.heldBack.isEmpty
+            && !plan.findings.contains { $0.severity == .blocked }
+        try await recordConditions(desired: desired, plan: plan, failed: failed)
+        try await store.endPass(pass, outcome: converged ? "converged" : "not-converged", actions: outcomes.count)
+        return ApplyReport(converged: converged, iterations: iterations, outcomes: outcomes, heldBack: plan.heldBack,
+                           findings: findings, failed: failed, remaining: remaining, frozen: desired.frozen)
+    }
+
+    /// Runs `actions` as a graph: an action starts once the actions it depends on (and
+    /// earlier actions on the same resource) succeeded; at most `concurrency` at once.
+    private func execute(_ actions: [Action], observed: ObservedState, pass: Int64, concurrency: Int,
+                         progress: @escaping @Sendable (ProgressEvent) -> Void) async -> [ActionOutcome] {
+        var waitingOn: [[Int]] = []
+        for (i, action) in actions.enumerated() {
+            let deps = actions.indices.filter { j in
+                j < i && (actions[j].id == action.id || action.dependsOn.contains(actions[j].id))
+            }
+            waitingOn.append(deps)
+        }
+        var done: [Int: ActionOutcome] = [:]
+        var started: Set<Int> = []
+        let context = ExecutionContext(store: store, runtimes: runtimes, network: network, snapshots: snapshots, observed: observed, pass: pass)
+        await withTaskGroup(of: (Int, ActionOutcome).self) { group in
+            var running = 0
+            func launchReady() {
+                for i in actions.indices where !started.contains(i) && running < max(1, concurrency) {
+                    let deps = waitingOn[i]
+                    if let failedDep = deps.first(where: { done[$0].map { !$0.succeeded } ?? false }) {
+                        started.insert(i)
+                        let reason = "\(actions[failedDep].id) \(actions[failedDep].verb.rawValue) failed"
+                        progress(.skipped(actions[i], because: reason))
+                        done[i] = ActionOutcome(action: actions[i], succeeded: false, error: "skipped: \(reason)", seconds: 0)
+                        continue
+                    }
+                    guard deps.allSatisfy({ done[$0] != nil }) else { continue }
+                    started.insert(i)
+                    running += 1
+                    let action = actions[i]
+                    progress(.started(action))
+                    group.addTask { (i, await context.run(action)) }
+                }
+            }
+            launchReady()
+            while let (i, outcome) = await group.next() {
+                running -= 1
+                done[i] = outcome
+                progress(.finished(outcome.action, seconds: outcome.seconds, error: outcome.error))
+                launchReady()
+            }
+            // Actions whose dependencies failed after the last launch round.
+            launchReady()
+        }
+        return actions.indices.compactMap { done[$0] }
+    }
+
+    private func recordConditions(desired: DesiredState, plan: Plan, failed: [ResourceID: String]) async throws {
+        let pending = Set(plan.actions.map(\.id))
+        let held = Set(plan.heldBack.map(\.id))
+        let blocked = Dictionary(plan.findings.filter { $0.severity == .blocked }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for id in desired.resources.keys.sorted() {
+            let generation = desired.generations[id] ?? 1
+            if let error = failed[id] {
+                try await store.setCondition(id, Condition(type: "Ready", status: false, reason: "ActionFailed", message: error, observedGeneration: generation))
+                try await store.setCondition(id, Condition(type: "Degraded", status: true, reason: "ActionFailed", message: error, observedGeneration: generation))
+            } else if let finding = blocked[id] {
+                try await store.setCondition(id, Condition(type: "Ready", status: false, reason: finding.reason, message: finding.message, observedGeneration: generation))
+                try await store.setCondition(id, Condition(type: "Degraded", status: true, reason: finding.reason, message: finding.message, observedGeneration: generation))
+            } else if pending.contains(id) || held.contains(id) {
+                try await store.setCondition(id, Condition(type: "Ready", status: false, reason: "Progressing", message: "actions remain", observedGeneration: generation))
+                try await store.setCondition(id, Condition(type: "Progressing", status: true, reason: "ActionsPending", message: "actions remain", observedGeneration: generation))
+            } else {
+                let frozen = desired.frozen.contains(id)
+                try await store.setCondition(id, Condition(type: "Ready", status: !frozen, reason: frozen ? "SpecInvalid" : "Converged",
+                                                           message: frozen ? "its spec file is invalid; held at the last good spec" : "matches its spec",
+                                                           observedGeneration: generation))
+                try await store.setCondition(id, Condition(type: "Progressing", status: false, reason: "Converged", message: "", observedGeneration: generation))
+                try await store.setCondition(id, Condition(type: "Degraded", status: frozen, reason: frozen ? "SpecInvalid" : "Converged", message: "", observedGeneration: generation))
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Resources
+
+/// What desired state a pass works from: the valid specs plus, for resources of files
+/// that failed to parse or validate, their last good spec (frozen, never destroyed).
+public struct DesiredState: Sendable {
+    public var resources: [ResourceID: Resource]
+    public var frozen: [ResourceID]
+    public var generations: [ResourceID: Int]
+}
+
+/// Progress of an apply, for a terminal or a log.
+public enum ProgressEvent: Sendable {
+    case iteration(Int, actions: Int)
+    case started(Action)
+    case finished(Action, seconds: Double, error: String?)
+    case skipped(Action, because: String)
+    case finding(Finding)
+}
+
+/// How one action ended.
+public struct ActionOutcome: Sendable, Codable, Equatable {
+    public var action: Action
+    public var succeeded: Bool
+    public var error: String?
+    public var seconds: Double
+}
+
+/// The result of `plan`.
+public struct PlanReport: Sendable {
+    public var plan: Plan
+    public var desired: DesiredState
+    public var observed: ObservedState
+}
+
+/// The result of `apply`.
+public struct ApplyReport: Sendable {
+    public var converged: Bool
+    public var iterations: Int
+    public var outcomes: [ActionOutcome]
+    public var heldBack: [Action]
+    public var findings: [Finding]
+    public var failed: [ResourceID: String]
+    public var remaining: [Action]
+    public var frozen: [ResourceID]
+}
+
+/// Why a pass refused to run at all.
+public enum ReconcileError: Error, Sendable, CustomStringConvertible {
+    case emptySpecs(directory: String, existing: Int)
+
+    public var description: String {
+        switch self {
+        case .emptySpecs(let dir, let n):
+            "\(dir) holds no resources, but Converge manages \(n) on this host; an empty spec directory is never read as \"destroy everything\". Check the path, or pass --allow-empty to destroy them"
+        }
+    }
+}

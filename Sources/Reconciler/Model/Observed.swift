@@ -1,0 +1,121 @@
+import Resources
+
+/// What a VMM says about its VM, or that there is none.
+public enum VMState: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// No live VMM process (never started, stopped, or it died).
+    case absent
+    /// The VMM lives but holds no VM, or a VM that is not booted (CH's `Created`).
+    case created
+    case running
+    case paused
+    /// The guest powered itself off.
+    case shutdown
+    /// The VMM process lives but does not answer on its socket.
+    case unresponsive
+    /// A state string this version does not know.
+    case unknown(String)
+
+    public var description: String {
+        switch self {
+        case .absent: "absent"
+        case .created: "created"
+        case .running: "running"
+        case .paused: "paused"
+        case .shutdown: "shutdown"
+        case .unresponsive: "unresponsive"
+        case .unknown(let raw): "unknown(\(raw))"
+        }
+    }
+
+    /// The VMM process exists (whatever its VM does).
+    public var hasProcess: Bool { self != .absent }
+}
+
+/// A process identified beyond its pid: the pid is reused, pid + start time is not.
+public struct ProcessIdentity: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var pid: Int32
+    /// Start time in clock ticks since boot (field 22 of /proc/PID/stat).
+    public var startTime: UInt64
+
+    public init(pid: Int32, startTime: UInt64) {
+        self.pid = pid
+        self.startTime = startTime
+    }
+
+    public var description: String { "pid \(pid)" }
+}
+
+/// One sandbox Converge owns, as found on the host.
+public struct ObservedSandbox: Hashable, Sendable, Codable {
+    public var name: String
+    /// What it was built with (from its metadata file).
+    public var config: SandboxConfig
+    /// The power state Converge last put it in; a difference with `vm` is drift.
+    public var intendedState: PowerState
+    public var vm: VMState
+    public var process: ProcessIdentity?
+    /// Live size as the VMM reports it, when it runs.
+    public var liveCpus: Int?
+    public var liveMemory: Quantity?
+    public var diskExists: Bool
+
+    public init(name: String, config: SandboxConfig, intendedState: PowerState, vm: VMState, process: ProcessIdentity? = nil,
+                liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true) {
+        self.name = name
+        self.config = config
+        self.intendedState = intendedState
+        self.vm = vm
+        self.process = process
+        self.liveCpus = liveCpus
+        self.liveMemory = liveMemory
+        self.diskExists = diskExists
+    }
+
+    /// The observed power state in the spec's terms.
+    public var powerState: PowerState? {
+        switch vm {
+        case .running: .running
+        case .paused: .paused
+        case .absent: intendedState == .suspended ? .suspended : .stopped
+        default: nil
+        }
+    }
+}
+
+/// A resource whose host effect is recorded (pools and policies in this version, until
+/// their drivers act on the host): the spec last applied.
+public struct AppliedRecord: Hashable, Sendable, Codable {
+    public var body: ResourceBody
+    public init(body: ResourceBody) { self.body = body }
+}
+
+/// A snapshot found on the host.
+public struct ObservedSnapshot: Hashable, Sendable, Codable {
+    public var name: String
+    public var spec: SnapshotSpec
+    public var hasMemory: Bool
+    public init(name: String, spec: SnapshotSpec, hasMemory: Bool) {
+        self.name = name
+        self.spec = spec
+        self.hasMemory = hasMemory
+    }
+}
+
+/// Everything observed in one pass.
+public struct ObservedState: Sendable, Equatable {
+    public var sandboxes: [String: ObservedSandbox]
+    public var pools: [String: AppliedRecord]
+    public var policies: [String: AppliedRecord]
+    public var snapshots: [String: ObservedSnapshot]
+
+    public init(sandboxes: [String: ObservedSandbox] = [:], pools: [String: AppliedRecord] = [:],
+                policies: [String: AppliedRecord] = [:], snapshots: [String: ObservedSnapshot] = [:]) {
+        self.sandboxes = sandboxes
+        self.pools = pools
+        self.policies = policies
+        self.snapshots = snapshots
+    }
+
+    public var isEmpty: Bool { sandboxes.isEmpty && pools.isEmpty && policies.isEmpty && snapshots.isEmpty }
+    public var count: Int { sandboxes.count + pools.count + policies.count + snapshots.count }
+}

@@ -1,0 +1,61 @@
+import Resources
+
+/// Host-wide defaults for what a sandbox spec leaves out (CONTRACT §3: CH_DEFAULT_*).
+public struct HostDefaults: Sendable, Equatable {
+    public var cpus: Int
+    public var memory: Quantity
+    public var disk: Quantity
+
+    public init(cpus: Int = 2, memory: Quantity = .gibibytes(2), disk: Quantity = .gibibytes(20)) {
+        self.cpus = cpus
+        self.memory = memory
+        self.disk = disk
+    }
+}
+
+/// A sandbox spec with every default filled in and CH's rounding applied: exactly what a
+/// VM is built with. Drivers record it beside the VM, so observation can tell what a
+/// running VM was built from, even after the database is lost.
+public struct SandboxConfig: Hashable, Sendable, Codable {
+    public var runtime: Runtime
+    public var source: SandboxSource
+    public var cpus: Int
+    public var memory: Quantity
+    public var disk: Quantity
+    /// The spec's `limits`, kept to tell a changed ceiling from a resize within it.
+    public var limits: ResourceLimits?
+    /// Boot-time ceilings: `max_vcpus` and memory + hotplug room.
+    public var maxCpus: Int
+    public var maxMemory: Quantity
+    public var networkPool: String?
+    public var balloonPolicy: String?
+    public var gpus: [String]
+
+    public static let memoryUnit = Quantity.mebibytes(128)
+
+    public init(runtime: Runtime, source: SandboxSource, cpus: Int, memory: Quantity, disk: Quantity, limits: ResourceLimits?,
+                maxCpus: Int, maxMemory: Quantity, networkPool: String?, balloonPolicy: String?, gpus: [String]) {
+        self.runtime = runtime
+        self.source = source
+        self.cpus = cpus
+        self.memory = memory
+        self.disk = disk
+        self.limits = limits
+        self.maxCpus = maxCpus
+        self.maxMemory = maxMemory
+        self.networkPool = networkPool
+        self.balloonPolicy = balloonPolicy
+        self.gpus = gpus
+    }
+
+    /// Resolves `spec` against the host defaults. CH memory is rounded up to 128 MiB.
+    public init(resolving spec: SandboxSpec, defaults: HostDefaults) {
+        let round: (Quantity) -> Quantity = { spec.runtime == .cloudHypervisor ? $0.roundedUp(to: Self.memoryUnit) : $0 }
+        let cpus = spec.cpus ?? defaults.cpus
+        let memory = round(spec.memory ?? defaults.memory)
+        self.init(runtime: spec.runtime, source: spec.source, cpus: cpus, memory: memory, disk: spec.disk ?? defaults.disk,
+                  limits: spec.limits, maxCpus: max(cpus, spec.limits?.cpus ?? cpus),
+                  maxMemory: max(memory, (spec.limits?.memory).map(round) ?? memory),
+                  networkPool: spec.networkPool, balloonPolicy: spec.balloonPolicy, gpus: spec.gpus)
+    }
+}

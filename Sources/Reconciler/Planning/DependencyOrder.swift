@@ -1,0 +1,40 @@
+import Resources
+
+/// Orders desired resources so that each comes after what it needs; ties break by kind
+/// and name, so the order is deterministic.
+enum DependencyOrder {
+    static func sorted(_ desired: [ResourceID: Resource]) -> [Resource] {
+        var result: [Resource] = []
+        result.reserveCapacity(desired.count)
+        var state: [ResourceID: Bool] = [:]  // false = visiting, true = done
+        func visit(_ id: ResourceID) {
+            guard state[id] == nil, let resource = desired[id] else { return }
+            state[id] = false
+            for dep in needs(resource) { visit(dep) }
+            state[id] = true
+            result.append(resource)
+        }
+        for id in desired.keys.sorted() { visit(id) }
+        return result
+    }
+
+    static func needs(_ resource: Resource) -> [ResourceID] {
+        switch resource.body {
+        case .sandbox(let s):
+            var ids: [ResourceID] = []
+            if let p = s.networkPool { ids.append(ResourceID(.tapPool, p)) }
+            if let p = s.balloonPolicy { ids.append(ResourceID(.balloonPolicy, p)) }
+            switch s.source {
+            case .snapshot(let n): ids.append(ResourceID(.snapshot, n))
+            case .fork(let n): ids.append(ResourceID(.sandbox, n))
+            case .image: break
+            }
+            return ids
+        case .snapshot(let s):
+            if case .sandbox(let n) = s.source { return [ResourceID(.sandbox, n)] }
+            return []
+        case .tapPool, .balloonPolicy:
+            return []
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Resources
+
+/// Options that change what a plan may do, not what it wants.
+public struct PlanOptions: Sendable, Equatable {
+    /// Most destructive actions in one pass; nil = max(10, 25% of sandboxes) (CONTRACT §4).
+    public var maxDestroy: Int?
+    /// Lifts the prune guard.
+    public var force: Bool
+
+    public init(maxDestroy: Int? = nil, force: Bool = false) {
+        self.maxDestroy = maxDestroy
+        self.force = force
+    }
+}
+
+/// Diffs desired against observed. Pure and deterministic: the same inputs give the same
+/// plan, ordered so that a resource comes after what it needs (pool and policy before a
+/// sandbox, fork source before fork, snapshot before restore) and destroys come last.
+public enum Planner {
+    public static func plan(desired: [ResourceID: Resource], observed: ObservedState, defaults: HostDefaults,
+                            options: PlanOptions = PlanOptions()) -> Plan {
+        var actions: [Action] = []
+        var findings: [Finding] = []
+        for resource in DependencyOrder.sorted(desired) {
+            switch resource.body {
+            case .tapPool:
+                actions += recorded(resource, observed.pools[resource.name])
+            case .balloonPolicy:
+                actions += recorded(resource, observed.policies[resource.name])
+            case .sandbox(let spec):
+                let config = SandboxConfig(resolving: spec, defaults: defaults)
+                let result = SandboxDiff.actions(name: resource.name, spec: spec, config: config,
+                                                 observed: observed.sandboxes[resource.name], observedAll: observed)
+                actions += result.actions
+                findings += result.findings
+            case .snapshot(let spec):
+                actions += snapshotActions(resource, spec, observed.snapshots[resource.name])
+            }
+        }
+        let (destroys, destroyFindings) = Pruning.destroys(desired: desired, observed: observed)
+        findings += destroyFindings
+        actions += destroys
+        let guarded = Pruning.guardDestroys(actions, sandboxCount: observed.sandboxes.count, options: options)
+        return Plan(actions: guarded.kept, heldBack: guarded.heldBack, findings: findings)
+    }
+
+    /// Pools and policies: create when not applied, update when the spec changed.
+    private static func recorded(_ resource: Resource, _ applied: AppliedRecord?) -> [Action] {
+        guard let applied else {
+            return [Action(resource.id, .create, reason: "not yet applied", body: resource.body)]
+        }
+        guard applied.body != resource.body else { return [] }
+        return [Action(resource.id, .update, reason: "spec changed",
+                       changes: FieldDiff.changes(from: applied.body, to: resource.body), body: resource.body)]
+    }
+
+    private static func snapshotActions(_ resource: Resource, _ spec: SnapshotSpec, _ observed: ObservedSnapshot?) -> [Action] {
+        let needs: [ResourceID] = if case .sandbox(let s) = spec.source { [ResourceID(.sandbox, s)] } else { [] }
+        guard let observed else {
+            return [Action(resource.id, .create, reason: "not found on the host", dependsOn: needs, body: resource.body)]
+        }
+        guard observed.spec != spec else { return [] }
+        return [Action(resource.id, .replace, reason: "a Snapshot is immutable once taken; its spec changed (forces replacement)",
+                       changes: FieldDiff.changes(from: .snapshot(observed.spec), to: resource.body), dependsOn: needs, body: resource.body)]
+    }
+}

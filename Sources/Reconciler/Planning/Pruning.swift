@@ -1,0 +1,55 @@
+import Resources
+
+/// Destroys of what no spec names, and the prune guard that caps them (CONTRACT §4).
+enum Pruning {
+    static func destroys(desired: [ResourceID: Resource], observed: ObservedState) -> ([Action], [Finding]) {
+        var actions: [Action] = []
+        var findings: [Finding] = []
+        var doomedSandboxes: [String] = []
+        for name in observed.sandboxes.keys.sorted() where desired[ResourceID(.sandbox, name)] == nil {
+            doomedSandboxes.append(name)
+            actions.append(Action(ResourceID(.sandbox, name), .destroy, reason: "no spec names it"))
+        }
+        for name in observed.snapshots.keys.sorted() where desired[ResourceID(.snapshot, name)] == nil {
+            let id = ResourceID(.snapshot, name)
+            let users = observed.sandboxes.values.filter { $0.config.source == .snapshot(name) && !doomedSandboxes.contains($0.name) }
+            if let user = users.map(\.name).sorted().first {
+                findings.append(Finding(id, .blocked, reason: "SnapshotInUse", message: "kept: sandbox \(user) is built on its disk"))
+                continue
+            }
+            actions.append(Action(id, .destroy, reason: "no spec names it",
+                                  dependsOn: doomedSandboxes.filter { observed.sandboxes[$0]?.config.source == .snapshot(name) }.map { ResourceID(.sandbox, $0) }))
+        }
+        for name in observed.pools.keys.sorted() where desired[ResourceID(.tapPool, name)] == nil {
+            let users = doomedSandboxes.filter { observed.sandboxes[$0]?.config.networkPool == name }.map { ResourceID(.sandbox, $0) }
+            actions.append(Action(ResourceID(.tapPool, name), .destroy, reason: "no spec names it", dependsOn: users))
+        }
+        for name in observed.policies.keys.sorted() where desired[ResourceID(.balloonPolicy, name)] == nil {
+            let users = doomedSandboxes.filter { observed.sandboxes[$0]?.config.balloonPolicy == name }.map { ResourceID(.sandbox, $0) }
+            actions.append(Action(ResourceID(.balloonPolicy, name), .destroy, reason: "no spec names it", dependsOn: users))
+        }
+        return (actions, findings)
+    }
+
+    /// Keeps at most the allowed number of destructive actions (in plan order) and holds
+    /// back the rest, with every action that depends on a held-back one.
+    static func guardDestroys(_ actions: [Action], sandboxCount: Int, options: PlanOptions) -> (kept: [Action], heldBack: [Action]) {
+        guard !options.force else { return (actions, []) }
+        let limit = options.maxDestroy ?? max(10, (sandboxCount + 3) / 4)
+        var destructive = 0
+        var kept: [Action] = []
+        var heldBack: [Action] = []
+        var heldIDs: Set<ResourceID> = []
+        for action in actions {
+            let blocked = action.dependsOn.contains(where: heldIDs.contains)
+            if blocked || (action.isDestructive && destructive >= limit) {
+                heldBack.append(action)
+                heldIDs.insert(action.id)
+                continue
+            }
+            if action.isDestructive { destructive += 1 }
+            kept.append(action)
+        }
+        return (kept, heldBack)
+    }
+}

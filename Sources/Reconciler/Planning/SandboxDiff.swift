@@ -1,0 +1,137 @@
+import Resources
+
+/// The actions that bring one sandbox from what was observed to its spec.
+enum SandboxDiff {
+    struct Result {
+        var actions: [Action] = []
+        var findings: [Finding] = []
+    }
+
+    static func actions(name: String, spec: SandboxSpec, config desired: SandboxConfig, observed: ObservedSandbox?,
+                        observedAll: ObservedState) -> Result {
+        let id = ResourceID(.sandbox, name)
+        var result = Result()
+        let needs = dependencies(of: desired)
+        guard let observed else {
+            result.actions.append(Action(id, .create, reason: "not found on the host", dependsOn: needs,
+                                         config: desired, targetState: spec.state))
+            return result
+        }
+        let applied = observed.config
+        let alive = observed.vm.hasProcess
+
+        // 1. Identity: another runtime or source is another VM, and another disk.
+        if applied.runtime != desired.runtime || applied.source != desired.source {
+            let field = applied.runtime != desired.runtime ? "runtime" : "source"
+            let change = applied.runtime != desired.runtime
+                ? Change("runtime", from: applied.runtime.rawValue, to: desired.runtime.rawValue)
+                : Change("source", from: "\(applied.source)", to: "\(desired.source)")
+            result.actions.append(Action(id, .replace, reason: "\(field) changed (forces replacement; the disk is rebuilt from the new source)",
+                                         changes: [change], dependsOn: needs, config: desired, targetState: spec.state, keepsDisk: false))
+            return result
+        }
+        if !observed.diskExists {
+            result.actions.append(Action(id, .replace, reason: "its disk is missing from the host (rebuilt from \(desired.source))",
+                                         dependsOn: needs, config: desired, targetState: spec.state, keepsDisk: false))
+            return result
+        }
+
+        // 2. Boot-time shape: ceilings, devices and network slot are fixed while the VMM lives.
+        let changes = FieldDiff.changes(from: applied, to: desired)
+        let bootShapeChanged = applied.limits != desired.limits || applied.gpus != desired.gpus
+            || applied.networkPool != desired.networkPool
+            || desired.cpus > applied.maxCpus || desired.memory > applied.maxMemory
+        if bootShapeChanged && alive {
+            result.actions.append(Action(id, .replace, reason: replaceReason(applied, desired) + " (forces replacement; the disk is kept)",
+                                         changes: changes, dependsOn: needs, config: desired, targetState: spec.state, keepsDisk: true))
+            return result
+        }
+
+        // 3. Size within the ceilings, and recorded-only fields. Disk changes go through
+        //    grow-disk (after this), or are refused.
+        var target = desired
+        target.disk = applied.disk
+        if alive && (desired.cpus != applied.cpus || desired.memory != applied.memory) {
+            let sizeChanges = changes.filter { $0.field == "cpus" || $0.field == "memory" }
+            result.actions.append(Action(id, .resize, reason: "in place, within the boot-time ceiling (\(applied.maxCpus) cpus, \(applied.maxMemory))",
+                                         changes: sizeChanges, config: target))
+        } else if target != applied {
+            result.actions.append(Action(id, .update, reason: alive ? "recorded; takes effect without a restart" : "recorded; applies at the next start",
+                                         changes: changes.filter { $0.field != "disk" }, config: target))
+        }
+
+        // 4. Disk: grows while stopped, never shrinks.
+        if desired.disk < applied.disk {
+            result.findings.append(Finding(id, .blocked, reason: "DiskShrinkRefused",
+                                           message: "spec.disk \(desired.disk) is smaller than the disk's \(applied.disk); a disk never shrinks. Restore spec.disk or recreate the sandbox under a new name"))
+        } else if desired.disk > applied.disk {
+            if alive {
+                result.findings.append(Finding(id, .blocked, reason: "DiskGrowWhileRunning",
+                                               message: "spec.disk grows \(applied.disk) → \(desired.disk) once the sandbox is stopped (set state: stopped, apply, then back)"))
+            } else {
+                result.actions.append(Action(id, .growDisk, reason: "disk grows", changes: [Change("disk", from: "\(applied.disk)", to: "\(desired.disk)")],
+                                             config: desired))
+            }
+        }
+
+        // 5. Power state.
+        if let transition = transition(id: id, want: spec.state, observed: observed, findings: &result.findings) {
+            result.actions.append(transition)
+        }
+        return result
+    }
+
+    private static func dependencies(of config: SandboxConfig) -> [ResourceID] {
+        var ids: [ResourceID] = []
+        if let pool = config.networkPool { ids.append(ResourceID(.tapPool, pool)) }
+        if let policy = config.balloonPolicy { ids.append(ResourceID(.balloonPolicy, policy)) }
+        switch config.source {
+        case .snapshot(let s): ids.append(ResourceID(.snapshot, s))
+        case .fork(let s): ids.append(ResourceID(.sandbox, s))
+        case .image: break
+        }
+        return ids
+    }
+
+    private static func replaceReason(_ a: SandboxConfig, _ d: SandboxConfig) -> String {
+        if a.limits != d.limits { return "limits changed" }
+        if a.gpus != d.gpus { return "devices.gpus changed" }
+        if a.networkPool != d.networkPool { return "network.pool changed" }
+        if d.cpus > a.maxCpus { return "cpus \(d.cpus) exceed the boot-time ceiling of \(a.maxCpus) (raise limits.cpus for in-place resize)" }
+        return "memory \(d.memory) exceeds the boot-time ceiling of \(a.maxMemory) (raise limits.memory for in-place resize)"
+    }
+
+    /// The power transition, if the VM is not in the wanted state.
+    private static func transition(id: ResourceID, want: PowerState, observed: ObservedSandbox, findings: inout [Finding]) -> Action? {
+        let vm = observed.vm
+        let drifted = vm == .absent && observed.intendedState != .stopped && observed.intendedState != .suspended
+        if drifted {
+            findings.append(Finding(id, .drift, reason: "VMMExited",
+                                    message: "the VMM process exited while the sandbox should be \(observed.intendedState.rawValue)"))
+        }
+        switch vm {
+        case .unresponsive:
+            findings.append(Finding(id, .drift, reason: "VMMUnresponsive", message: "the VMM process lives but does not answer on its API socket"))
+        case .shutdown:
+            findings.append(Finding(id, .drift, reason: "GuestPoweredOff", message: "the guest powered itself off"))
+        case .unknown(let raw):
+            findings.append(Finding(id, .drift, reason: "UnknownVMState", message: "the VMM reports an unknown state '\(raw)'"))
+        default: break
+        }
+        if let now = observed.powerState, now == want { return nil }
+        let from = observed.powerState?.rawValue ?? vm.description
+        let change = [Change("state", from: from, to: want.rawValue)]
+        let verb: Verb
+        switch (want, vm) {
+        case (.running, .paused): verb = .resume
+        case (.running, .absent) where observed.intendedState == .suspended: verb = .resume
+        case (.running, _), (.paused, .absent), (.paused, .created), (.paused, .shutdown), (.paused, .unresponsive), (.paused, .unknown):
+            verb = .start
+        case (.paused, _): verb = .pause
+        case (.stopped, _): verb = .stop
+        case (.suspended, _): verb = .suspend
+        }
+        let reason = drifted ? "the VMM process exited; bringing it back" : "state \(from) → \(want.rawValue)"
+        return Action(id, verb, reason: reason, changes: change, targetState: want)
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import Resources
+
+/// The SQLite database of a state directory: last good specs, observed state, recorded
+/// host effects, the action journal, events and conditions. One actor owns the
+/// connection; every write that belongs together is one transaction.
+public actor Store {
+    private let db: Connection
+    private let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+    private let decoder = JSONDecoder()
+
+    /// Opens or creates `path` and runs pending migrations.
+    public init(path: String) throws {
+        db = try Connection(path: path)
+        try Migrations.migrate(db)
+    }
+
+    // MARK: - Specs
+
+    /// Records the specs of valid files as last good, bumping a resource's generation when
+    /// its content changed. Returns every resource's generation.
+    @discardableResult
+    public func recordSpecs(_ resources: [Resource]) throws -> [ResourceID: Int] {
+        let known = try lastGoodSpecs()
+        return try db.inTransaction {
+            var generations: [ResourceID: Int] = [:]
+            for resource in resources {
+                let hash = resource.contentHash
+                let previous = known[resource.id]
+                let generation = previous.map { $0.hash == hash ? $0.generation : $0.generation + 1 } ?? 1
+                generations[resource.id] = generation
+                if previous?.hash == hash && previous?.resource.origin == resource.origin { continue }
+                let json = String(decoding: try encoder.encode(resource), as: UTF8.self)
+                try db.run("""
+                    INSERT INTO specs (kind, name, file, line, generation, hash, resource_json, updated_at) VALUES (?,?,?,?,?,?,?,?)
+                    ON CONFLICT(kind, name) DO UPDATE SET file=excluded.file, line=excluded.line, generation=excluded.generation,
+                    hash=excluded.hash, resource_json=excluded.resource_json, updated_at=excluded.updated_at
+                    """, [.text(resource.id.kind.rawValue), .text(resource.name), .text(resource.origin.file),
+                          .integer(Int64(resource.origin.mark.line)), .integer(Int64(generation)), .text(hash), .text(json), .real(Clock.now)])
+            }
+            return (generations, .commit)
+        }
+    }
+
+    public func lastGoodSpecs() throws -> [ResourceID: StoredSpec] {
+        var result: [ResourceID: StoredSpec] = [:]
+        for row in try db.rows("SELECT resource_json, generation, hash FROM specs") {
+            guard let json = row[0].text, let resource = try? decoder.decode(Resource.self, from: Data(json.utf8)) else { continue }
+            result[resource.id] = StoredSpec(resource: resource, generation: Int(row[1].integer ?? 1), hash: row[2].text ?? "")
+        }
+        return result
+    }
+
+    /// Forgets a resource that was destroyed because no spec names it.
+    public func forget(_ id: ResourceID) throws {
+        try db.inTransaction {
+            for table in ["specs", "observed", "applied", "conditions"] {
+                try db.run("DELETE FROM \(table) WHERE kind = ? AND name = ?", [.text(id.kind.rawValue), .text(id.name)])
+            }
+            return ((), .commit)
+        }
+    }
+
+    // MARK: - Observed state and recorded effects
+
+    /// Replaces the recorded observation of every sandbox with `sandboxes`.
+    public func recordObserved(_ sandboxes: [ObservedSandbox]) throws {
+        try db.inTransaction {
+            try db.run("DELETE FROM observed WHERE kind = 'Sandbox'")
+            for s in sandboxes {
+                try db.run("INSERT INTO observed (kind, name, state_json, observed_at) VALUES ('Sandbox', ?, ?, ?)",
+                           [.text(s.name), .text(String(decoding: try encoder.encode(s), as: UTF8.self)), .real(Clock.now)])
+            }
+            return ((), .commit)
+        }
+    }
+
+    public func observedSandboxes() throws -> [ObservedSandbox] {
+        try db.rows("SELECT state_json FROM observed WHERE kind = 'Sandbox' ORDER BY name").compactMap {
+            $0[0].text.flatMap { try? decoder.decode(ObservedSandbox.self, from: Data($0.utf8)) }
+        }
+    }
+
+    /// Records (or, with nil, removes) the applied spec of a resource whose effect is a record.
+    public func setApplied(_ id: ResourceID, _ body: ResourceBody?) throws {
+        if let body {
+            try db.run("""
+                INSERT INTO applied (kind, name, body_json, applied_at) VALUES (?,?,?,?)
+                ON CONFLICT(kind, name) DO UPDATE SET body_json=excluded.body_json, applied_at=excluded.applied_at
+                """, [.text(id.kind.rawValue), .text(id.name), .text(String(decoding: try encoder.encode(body), as: UTF8.self)), .real(Clock.now)])
+        } else {
+            try db.run("DELETE FROM applied WHERE kind = ? AND name = ?", [.text(id.kind.rawValue), .text(id.name)])
+        }
+    }
+
+    public func applied(_ kind: ResourceKind) throws -> [String: AppliedRecord] {
+        var result: [String: AppliedRecord] = [:]
+        for row in try db.rows("SELECT name, body_json FROM applied WHERE kind = ?", [.text(kind.rawValue)]) {
+            guard let name = row[0].text, let json = row[1].text,
+                  let body = try? decoder.decode(ResourceBody.self, from: Data(json.utf8)) else { continue }
+            result[name] = AppliedRecord(body: body)
+        }
+        return result
+    }
+
+    // MARK: - Passes and journal
+
+    public func beginPass(command: String) throws -> Int64 {
+        try db.run("INSERT INTO passes (command, started_at) VALUES (?, ?)", [.text(command), .real(Clock.now)])
+        return db.lastInsertRowID
+    }
+
+    public func endPass(_ pass: Int64, outcome: String, actions: Int) throws {
+        try db.run("UPDATE passes SET finished_at = ?, outcome = ?, actions = ? WHERE id = ?",
+                   [.real(Clock.now), .text(outcome), .integer(Int64(actions)), .integer(pass)])
+    }
+
+    /// Writes the intent of a step before its side effect; returns the row to close.
+    public func journalIntent(pass: Int64, id: ResourceID, action: String, step: String) throws -> Int64 {
+        try db.run("INSERT INTO journal (pass, kind, name, action, step, started_at) VALUES (?,?,?,?,?,?)",
+                   [.integer(pass), .text(id.kind.rawValue), .text(id.name), .text(action), .text(step), .real(Clock.now)])
+        return db.lastInsertRowID
+    }
+
+    public func journalOutcome(_ row: Int64, error: String?) throws {
+        try db.run("UPDATE journal SET finished_at = ?, outcome = ?, error = ? WHERE id = ?",
+                   [.real(Clock.now), .text(error == nil ? "done" : "failed"), error.map(SQLValue.text) ?? .null, .integer(row)])
+    }
+
+    /// Journal rows as (resource, action, step, outcome), oldest first; for tests and `status`.
+    public func journal(pass: Int64? = nil) throws -> [(id: ResourceID, action: String, step: String, outcome: String)] {
+        let rows = try pass.map { try db.rows("SELECT kind, name, action, step, outcome FROM journal WHERE pass = ? ORDER BY id", [.integer($0)]) }
+            ?? db.rows("SELECT kind, name, action, step, outcome FROM journal ORDER BY id")
+        return rows.compactMap { r in
+            guard let kind = r[0].text.flatMap(ResourceKind.init(rawValue:)), let name = r[1].text else { return nil }
+            return (ResourceID(kind, name), r[2].text ?? "", r[3].text ?? "", r[4].text ?? "")
+        }
+    }
+
+    /// Steps whose intent was written but whose outcome never was: a crash happened there.
+    public func unfinishedSteps() throws -> Int {
+        Int(try db.rows("SELECT count(*) FROM journal WHERE outcome = 'intent'").first?.first?.integer ?? 0)
+    }
+
+    public func closeUnfinishedSteps() throws {
+        try db.run("UPDATE journal SET outcome = 'interrupted', finished_at = ? WHERE outcome = 'intent'", [.real(Clock.now)])
+    }
+
+    // MARK: - Events and conditions
+
+    public func record(_ event: Event) throws {
+        try db.run("INSERT INTO events (at, kind, name, type, reason, message) VALUES (?,?,?,?,?,?)",
+                   [.real(event.at), .text(event.id.kind.rawValue), .text(event.id.name), .text(event.type.rawValue),
+                    .text(event.reason), .text(event.message)])
+    }
+
+    /// The most recent events, oldest first; only those of `name` when given.
+    public func events(name: String? = nil, limit: Int = 100) throws -> [Event] {
+        let sql = "SELECT at, kind, name, type, reason, message FROM events \(name == nil ? "" : "WHERE name = ?") ORDER BY id DESC LIMIT ?"
+        let values: [SQLValue] = (name.map { [SQLValue.text($0)] } ?? []) + [.integer(Int64(limit))]
+        return try db.rows(sql, values).reversed().compactMap { r in
+            guard case .real(let at) = r[0], let kind = r[1].text.flatMap(ResourceKind.init(rawValue:)), let name = r[2].text,
+                  let type = r[3].text.flatMap(Event.Severity.init(rawValue:)) else { return nil }
+            return Event(at: at, id: ResourceID(kind, name), type: type, reason: r[4].text ?? "", message: r[5].text ?? "")
+        }
+    }
+
+    /// Sets a condition; `changedAt` moves only when its status flips.
+    public func setCondition(_ id: ResourceID, _ condition: Condition) throws {
+        try db.run("""
+            INSERT INTO conditions (kind, name, type, status, reason, message, observed_generation, changed_at) VALUES (?,?,?,?,?,?,?,?)
+            ON CONFLICT(kind, name, type) DO UPDATE SET reason=excluded.reason, message=excluded.message,
+            observed_generation=excluded.observed_generation,
+            changed_at=CASE WHEN conditions.status = excluded.status THEN conditions.changed_at ELSE excluded.changed_at END,
+            status=excluded.status
+            """, [.text(id.kind.rawValue), .text(id.name), .text(condition.type), .text(condition.status ? "True" : "False"),
+                  .text(condition.reason), .text(condition.message), .integer(Int64(condition.observedGeneration)), .real(condition.changedAt)])
+    }
+
+    public func conditions() throws -> [ResourceID: [Condition]] {
+        var result: [ResourceID: [Condition]] = [:]
+        for r in try db.rows("SELECT kind, name, type, status, reason, message, observed_generation, changed_at FROM conditions ORDER BY kind, name, type") {
+            guard let kind = r[0].text.flatMap(ResourceKind.init(rawValue:)), let name = r[1].text, case .real(let at) = r[7] else { continue }
+            result[ResourceID(kind, name), default: []].append(Condition(
+                type: r[2].text ?? "", status: r[3].text == "True", reason: r[4].text ?? "", message: r[5].text ?? "",
+                observedGeneration: Int(r[6].integer ?? 0), changedAt: at))
+        }
+        return result
+    }
+}

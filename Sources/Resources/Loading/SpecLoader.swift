@@ -1,0 +1,87 @@
+import Foundation
+
+/// Reads a spec directory recursively and validates it as a whole.
+public enum SpecLoader {
+    /// Loads every `*.yaml`/`*.yml` under `directory`, skipping names that start with `.`
+    /// or end in `~`, `.tmp`, `.swp` (editors and write-then-rename writers).
+    /// - Throws: `SpecDirectoryError` when the directory itself cannot be read.
+    public static func load(directory: String) throws -> SpecSet {
+        let files = try specFiles(in: directory)
+        var decoded: [DecodedResource] = []
+        var diagnostics: [Diagnostic] = []
+        var declared: [String: Set<ResourceID>] = [:]
+        var texts: [String: String] = [:]
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                diagnostics.append(Diagnostic(file: file, mark: .start, message: "cannot read this file"))
+                continue
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            texts[file] = text
+            let context = DecodeContext(file: file)
+            do throws(Diagnostic) {
+                for document in try YAMLReader.documents(in: text, file: file) {
+                    if case .scalar(let s) = document.root, s.isNull { continue }  // an empty `---` document
+                    if let id = declaredID(document.root) { declared[file, default: []].insert(id) }
+                    if let resource = SpecDecoder.decode(document, context) { decoded.append(resource) }
+                }
+            } catch {
+                context.error(error.mark, error.message)
+            }
+            diagnostics += context.diagnostics
+        }
+        diagnostics += CrossValidator.validate(decoded, declared: declared.values.reduce(into: Set()) { $0.formUnion($1) })
+
+        let invalid = Set(diagnostics.map(\.file))
+        var resources: [ResourceID: Resource] = [:]
+        for d in decoded where !invalid.contains(d.resource.origin.file) {
+            resources[d.resource.id] = d.resource
+        }
+        diagnostics.sort { ($0.file, $0.mark) < ($1.file, $1.mark) }
+        return SpecSet(
+            directory: directory, resources: resources, diagnostics: diagnostics, invalidFiles: invalid,
+            declaredInInvalidFiles: invalid.reduce(into: Set()) { $0.formUnion(declared[$1] ?? []) },
+            fileCount: files.count, sources: texts.filter { invalid.contains($0.key) })
+    }
+
+    /// The kind and name a document declares, read leniently so that an invalid document
+    /// still protects the resource it names.
+    private static func declaredID(_ root: Node) -> ResourceID? {
+        guard case .mapping(let pairs, _) = root,
+              case .scalar(let k)? = pairs.first(where: { $0.key.text == "kind" })?.value,
+              let kind = ResourceKind(rawValue: k.text),
+              case .mapping(let meta, _)? = pairs.first(where: { $0.key.text == "metadata" })?.value,
+              case .scalar(let n)? = meta.first(where: { $0.key.text == "name" })?.value
+        else { return nil }
+        return ResourceID(kind, n.text)
+    }
+
+    static func isSpecFile(_ name: String) -> Bool {
+        guard !name.hasPrefix("."), !name.hasSuffix("~"), !name.hasSuffix(".tmp"), !name.hasSuffix(".swp") else { return false }
+        return name.hasSuffix(".yaml") || name.hasSuffix(".yml")
+    }
+
+    private static func specFiles(in directory: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw SpecDirectoryError(path: directory, reason: "no such directory")
+        }
+        guard isDirectory.boolValue else { throw SpecDirectoryError(path: directory, reason: "not a directory") }
+        let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        var result: [String] = []
+        var pending = [base]
+        while let dir = pending.popLast() {
+            let entries: [String]
+            do { entries = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
+                throw SpecDirectoryError(path: dir, reason: "\(error.localizedDescription)")
+            }
+            for name in entries where !name.hasPrefix(".") {
+                let path = "\(dir)/\(name)"
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
+                if isDir.boolValue { pending.append(path) } else if isSpecFile(name) { result.append(path) }
+            }
+        }
+        return result.sorted()
+    }
+}

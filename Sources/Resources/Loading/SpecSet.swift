@@ -1,0 +1,38 @@
+import Foundation
+
+/// Everything read from a spec directory: the resources of every valid file, the
+/// diagnostics of the others, and which files were invalid (their resources freeze at
+/// their last good spec; they are never read as deleted).
+public struct SpecSet: Sendable {
+    public var directory: String
+    /// Resources of files that parsed and validated, by identity.
+    public var resources: [ResourceID: Resource]
+    /// Every problem found, in file and source order.
+    public var diagnostics: [Diagnostic]
+    /// Files with at least one diagnostic.
+    public var invalidFiles: Set<String>
+    /// Identities named by documents of invalid files, where their kind and name could be read.
+    public var declaredInInvalidFiles: Set<ResourceID>
+    /// How many spec files were found (zero means an empty directory).
+    public var fileCount: Int
+    /// The text of files with diagnostics, to print source lines under errors.
+    public var sources: [String: String]
+
+    public var isValid: Bool { diagnostics.isEmpty }
+
+    /// Each diagnostic with its source line and caret.
+    public var renderedDiagnostics: [String] {
+        diagnostics.map { $0.rendered(source: sources[$0.file]) }
+    }
+
+    public func resources(of kind: ResourceKind) -> [Resource] {
+        resources.values.filter { $0.body.kind == kind }.sorted { $0.name < $1.name }
+    }
+}
+
+/// A spec directory could not be read at all.
+public struct SpecDirectoryError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "cannot read spec directory \(path): \(reason)" }
+}

@@ -1,0 +1,67 @@
+/// The kind-specific part of a resource.
+public enum ResourceBody: Hashable, Sendable, Codable {
+    case sandbox(SandboxSpec)
+    case snapshot(SnapshotSpec)
+    case tapPool(TapPoolSpec)
+    case balloonPolicy(BalloonPolicySpec)
+
+    public var kind: ResourceKind {
+        switch self {
+        case .sandbox: .sandbox
+        case .snapshot: .snapshot
+        case .tapPool: .tapPool
+        case .balloonPolicy: .balloonPolicy
+        }
+    }
+}
+
+/// One validated document of a spec directory.
+public struct Resource: Hashable, Sendable, Codable {
+    public var name: String
+    public var labels: [String: String]
+    public var body: ResourceBody
+    public var origin: Origin
+
+    public init(name: String, labels: [String: String] = [:], body: ResourceBody, origin: Origin) {
+        self.name = name
+        self.labels = labels
+        self.body = body
+        self.origin = origin
+    }
+
+    public var id: ResourceID { ResourceID(body.kind, name) }
+
+    public var sandbox: SandboxSpec? { if case .sandbox(let s) = body { s } else { nil } }
+    public var snapshot: SnapshotSpec? { if case .snapshot(let s) = body { s } else { nil } }
+    public var tapPool: TapPoolSpec? { if case .tapPool(let s) = body { s } else { nil } }
+    public var balloonPolicy: BalloonPolicySpec? { if case .balloonPolicy(let s) = body { s } else { nil } }
+
+    /// A stable fingerprint of what the user declared (labels and spec, not the file
+    /// position): equal fingerprints mean nothing to converge.
+    public var contentHash: String {
+        var hasher = FNV1a()
+        hasher.add("\(body)")
+        for key in labels.keys.sorted() { hasher.add("\(key)=\(labels[key]!)") }
+        return hasher.hex
+    }
+}
+
+/// 64-bit FNV-1a: a small, deterministic, dependency-free content fingerprint
+/// (not a security boundary).
+struct FNV1a {
+    private var state: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func add(_ text: String) {
+        for byte in text.utf8 {
+            state ^= UInt64(byte)
+            state = state &* 0x100_0000_01b3
+        }
+        state ^= 0xff
+        state = state &* 0x100_0000_01b3
+    }
+
+    var hex: String {
+        let s = String(state, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}

@@ -1,0 +1,75 @@
+/// Checks that need the whole directory: unique names per kind, references that
+/// resolve, pools that do not overlap, and no fork or snapshot cycles.
+enum CrossValidator {
+    static func validate(_ decoded: [DecodedResource], declared: Set<ResourceID>) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        var first: [ResourceID: DecodedResource] = [:]
+        var unique: [DecodedResource] = []
+        for d in decoded {
+            if let earlier = first[d.resource.id] {
+                diagnostics.append(Diagnostic(
+                    file: d.resource.origin.file, mark: d.nameMark,
+                    message: "\(d.resource.id.kind.rawValue) '\(d.resource.name)' is already defined at \(earlier.resource.origin.file):\(earlier.nameMark); names must be unique within a kind"))
+            } else {
+                first[d.resource.id] = d
+                unique.append(d)
+            }
+        }
+        let known = declared.union(first.keys)
+        for d in unique {
+            for ref in d.references {
+                if ref.id == d.resource.id {
+                    diagnostics.append(Diagnostic(file: d.resource.origin.file, mark: ref.mark, message: "\(ref.field) names this \(ref.id.kind.rawValue) itself"))
+                } else if !known.contains(ref.id) {
+                    let candidates = known.filter { $0.kind == ref.id.kind }.map(\.name).sorted()
+                    let hint = candidates.isEmpty ? "no \(ref.id.kind.rawValue) is defined" : "defined: \(candidates.prefix(5).joined(separator: ", "))"
+                    diagnostics.append(Diagnostic(file: d.resource.origin.file, mark: ref.mark,
+                                                  message: "\(ref.field) names \(ref.id.kind.rawValue) '\(ref.id.name)', which is not defined (\(hint))"))
+                }
+            }
+        }
+        diagnostics += overlappingPools(unique)
+        diagnostics += cycles(unique)
+        return diagnostics
+    }
+
+    private static func overlappingPools(_ decoded: [DecodedResource]) -> [Diagnostic] {
+        var result: [Diagnostic] = []
+        var seen: [(name: String, subnet: IPv4CIDR)] = []
+        for d in decoded {
+            guard let pool = d.resource.tapPool else { continue }
+            if let other = seen.first(where: { $0.subnet.overlaps(pool.subnet) }) {
+                result.append(Diagnostic(file: d.resource.origin.file, mark: d.subnetMark ?? d.nameMark,
+                                         message: "spec.subnet \(pool.subnet) overlaps TapPool '\(other.name)' (\(other.subnet)); pools must not share addresses"))
+            }
+            seen.append((d.resource.name, pool.subnet))
+        }
+        return result
+    }
+
+    /// A sandbox forked from itself through a chain, or restored from a snapshot of itself.
+    private static func cycles(_ decoded: [DecodedResource]) -> [Diagnostic] {
+        var edges: [ResourceID: (ResourceID, Mark, DecodedResource)] = [:]
+        for d in decoded {
+            for ref in d.references where ref.id.kind == .sandbox || ref.id.kind == .snapshot {
+                edges[d.resource.id] = (ref.id, ref.mark, d)
+            }
+        }
+        var result: [Diagnostic] = []
+        var reported: Set<ResourceID> = []
+        for start in edges.keys.sorted() {
+            var path: [ResourceID] = [start]
+            var current = start
+            while let (next, _, _) = edges[current], !path.contains(next) {
+                path.append(next)
+                current = next
+            }
+            if let (next, mark, d) = edges[current], next == start, !reported.contains(start) {
+                reported.formUnion(path)
+                let chain = (path + [start]).map(\.description).joined(separator: " → ")
+                result.append(Diagnostic(file: d.resource.origin.file, mark: mark, message: "dependency cycle: \(chain)"))
+            }
+        }
+        return result
+    }
+}

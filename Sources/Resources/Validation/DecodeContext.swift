@@ -1,0 +1,135 @@
+/// Collects every diagnostic of one file while its documents are decoded, so that a
+/// user sees all problems at once instead of one per run.
+final class DecodeContext {
+    let file: String
+    private(set) var diagnostics: [Diagnostic] = []
+
+    init(file: String) { self.file = file }
+
+    func error(_ mark: Mark, _ message: String) {
+        diagnostics.append(Diagnostic(file: file, mark: mark, message: message))
+    }
+}
+
+/// A mapping being read field by field; whatever is left at `finish` is an unknown field.
+struct FieldReader {
+    private let pairs: [Node.Pair]
+    let mark: Mark
+    let path: String
+    private var taken: Set<String> = []
+
+    /// Nil (with a diagnostic) when `node` is not a mapping.
+    init?(_ node: Node, path: String, _ context: DecodeContext) {
+        guard case .mapping(let pairs, let mark) = node else {
+            context.error(node.mark, "\(path) must be a mapping, found \(node.shapeName)")
+            return nil
+        }
+        self.pairs = pairs
+        self.mark = mark
+        self.path = path
+    }
+
+    /// The value of `key`, if present and not null.
+    mutating func take(_ key: String) -> Node? {
+        taken.insert(key)
+        guard let pair = pairs.first(where: { $0.key.text == key }) else { return nil }
+        if case .scalar(let s) = pair.value, s.isNull { return nil }
+        return pair.value
+    }
+
+    func keyMark(_ key: String) -> Mark? { pairs.first { $0.key.text == key }?.key.mark }
+
+    func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// Reports every key that no `take` asked for.
+    func finish(_ context: DecodeContext) {
+        for pair in pairs where !taken.contains(pair.key.text) {
+            let known = taken.sorted().joined(separator: ", ")
+            context.error(pair.key.mark, "unknown field '\(field(pair.key.text))' (known fields: \(known))")
+        }
+    }
+
+    var keys: [String] { pairs.map(\.key.text) }
+}
+
+// MARK: - Scalars
+
+extension DecodeContext {
+    func scalar(_ node: Node, _ field: String) -> Node.Scalar? {
+        guard case .scalar(let s) = node else {
+            error(node.mark, "\(field) must be a scalar, found \(node.shapeName)")
+            return nil
+        }
+        return s
+    }
+
+    func string(_ node: Node, _ field: String) -> String? {
+        guard let s = scalar(node, field) else { return nil }
+        return s.text
+    }
+
+    func int(_ node: Node, _ field: String, in range: ClosedRange<Int>) -> Int? {
+        guard let s = scalar(node, field) else { return nil }
+        guard s.isPlain, let value = Int(s.text) else {
+            error(s.mark, "\(field) must be an integer, found '\(s.text)'")
+            return nil
+        }
+        guard range.contains(value) else {
+            error(s.mark, "\(field) must be between \(range.lowerBound) and \(range.upperBound), found \(value)")
+            return nil
+        }
+        return value
+    }
+
+    func bool(_ node: Node, _ field: String) -> Bool? {
+        guard let s = scalar(node, field) else { return nil }
+        switch (s.isPlain, s.text) {
+        case (true, "true"), (true, "True"), (true, "TRUE"): return true
+        case (true, "false"), (true, "False"), (true, "FALSE"): return false
+        default:
+            error(s.mark, "\(field) must be true or false, found '\(s.text)'")
+            return nil
+        }
+    }
+
+    func double(_ node: Node, _ field: String, in range: ClosedRange<Double>) -> Double? {
+        guard let s = scalar(node, field) else { return nil }
+        guard s.isPlain, let value = Double(s.text), value.isFinite else {
+            error(s.mark, "\(field) must be a number, found '\(s.text)'")
+            return nil
+        }
+        guard range.contains(value) else {
+            error(s.mark, "\(field) must be between \(range.lowerBound) and \(range.upperBound), found \(s.text)")
+            return nil
+        }
+        return value
+    }
+
+    func quantity(_ node: Node, _ field: String) -> Quantity? {
+        guard let s = scalar(node, field) else { return nil }
+        guard let q = Quantity(parsing: s.text) else {
+            error(s.mark, "\(field): '\(s.text)' is not a quantity (write e.g. 512Mi, 2Gi, 20Gi)")
+            return nil
+        }
+        return q
+    }
+
+    func duration(_ node: Node, _ field: String) -> SpecDuration? {
+        guard let s = scalar(node, field) else { return nil }
+        guard let d = SpecDuration(parsing: s.text) else {
+            error(s.mark, "\(field): '\(s.text)' is not a duration (write e.g. 500ms, 30s, 5m)")
+            return nil
+        }
+        return d
+    }
+
+    func enumValue<E: RawRepresentable & CaseIterable>(_ node: Node, _ field: String, as: E.Type) -> E? where E.RawValue == String {
+        guard let s = scalar(node, field) else { return nil }
+        guard let value = E(rawValue: s.text) else {
+            let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
+            error(s.mark, "\(field) must be one of \(allowed), found '\(s.text)'")
+            return nil
+        }
+        return value
+    }
+}

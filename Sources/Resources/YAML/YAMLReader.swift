@@ -1,0 +1,148 @@
+internal import CYAML
+
+/// Parses YAML text into `Document`s of `Node`s with 1-based marks, using libyaml's
+/// event API. Specs need only plain data, so anchors, aliases, tags, non-scalar keys
+/// and duplicate keys are rejected with a diagnostic at their position.
+///
+/// Not Sendable on purpose: one reader owns one libyaml parser for one parse.
+final class YAMLReader {
+    private var parser = yaml_parser_t()
+    private let file: String
+
+    private init(file: String) {
+        self.file = file
+        yaml_parser_initialize(&parser)
+    }
+
+    deinit { yaml_parser_delete(&parser) }
+
+    /// Parses every document of `text`.
+    /// - Parameters:
+    ///   - text: the file's contents.
+    ///   - file: the path shown in diagnostics.
+    /// - Throws: `Diagnostic` at the first syntax error or forbidden feature.
+    static func documents(in text: String, file: String) throws(Diagnostic) -> [Document] {
+        let bytes = Array(text.utf8)
+        let reader = YAMLReader(file: file)
+        // libyaml keeps the pointer for the whole parse, so the parse runs inside the closure.
+        let result: Result<[Document], Diagnostic> = bytes.withUnsafeBufferPointer { buffer in
+            yaml_parser_set_input_string(&reader.parser, buffer.baseAddress, buffer.count)
+            do throws(Diagnostic) { return .success(try reader.stream()) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    // MARK: - Events
+
+    private enum Event {
+        case streamStart, streamEnd, documentStart, documentEnd
+        case scalar(Node.Scalar)
+        case sequenceStart(Mark), sequenceEnd
+        case mappingStart(Mark), mappingEnd
+    }
+
+    /// Copies one libyaml event into a Swift `Event` and frees the C event at once.
+    private func next() throws(Diagnostic) -> Event {
+        var event = yaml_event_t()
+        guard yaml_parser_parse(&parser, &event) == 1 else { throw syntaxError() }
+        defer { yaml_event_delete(&event) }
+        let mark = Mark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+        switch event.type {
+        case YAML_STREAM_START_EVENT: return .streamStart
+        case YAML_STREAM_END_EVENT: return .streamEnd
+        case YAML_DOCUMENT_START_EVENT: return .documentStart
+        case YAML_DOCUMENT_END_EVENT: return .documentEnd
+        case YAML_ALIAS_EVENT:
+            throw Diagnostic(file: file, mark: mark, message: "aliases (*name) are not allowed in specs; write the value out")
+        case YAML_SCALAR_EVENT:
+            let data = event.data.scalar
+            try reject(anchor: data.anchor, tag: data.tag, at: mark)
+            let text = data.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(data.length)), as: UTF8.self) } ?? ""
+            return .scalar(Node.Scalar(text: text, mark: mark, isPlain: data.style == YAML_PLAIN_SCALAR_STYLE))
+        case YAML_SEQUENCE_START_EVENT:
+            try reject(anchor: event.data.sequence_start.anchor, tag: event.data.sequence_start.tag, at: mark)
+            return .sequenceStart(mark)
+        case YAML_SEQUENCE_END_EVENT: return .sequenceEnd
+        case YAML_MAPPING_START_EVENT:
+            try reject(anchor: event.data.mapping_start.anchor, tag: event.data.mapping_start.tag, at: mark)
+            return .mappingStart(mark)
+        case YAML_MAPPING_END_EVENT: return .mappingEnd
+        default:
+            throw Diagnostic(file: file, mark: mark, message: "unexpected YAML event \(event.type.rawValue)")
+        }
+    }
+
+    private func reject(anchor: UnsafeMutablePointer<yaml_char_t>?, tag: UnsafeMutablePointer<yaml_char_t>?, at mark: Mark) throws(Diagnostic) {
+        if anchor != nil {
+            throw Diagnostic(file: file, mark: mark, message: "anchors (&name) are not allowed in specs; write the value out")
+        }
+        if let tag {
+            let name = String(cString: UnsafeRawPointer(tag).assumingMemoryBound(to: CChar.self))
+            throw Diagnostic(file: file, mark: mark, message: "tags (\(name)) are not allowed in specs")
+        }
+    }
+
+    private func syntaxError() -> Diagnostic {
+        let mark = Mark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1)
+        var message = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
+        if let context = parser.context.map({ String(cString: $0) }) {
+            message = "\(message) \(context)"
+        }
+        return Diagnostic(file: file, mark: mark, message: "YAML syntax error: \(message)")
+    }
+
+    // MARK: - Tree building
+
+    private func stream() throws(Diagnostic) -> [Document] {
+        guard case .streamStart = try next() else { return [] }
+        var documents: [Document] = []
+        while true {
+            switch try next() {
+            case .streamEnd:
+                return documents
+            case .documentStart:
+                let root = try node(try next())
+                guard case .documentEnd = try next() else {
+                    throw Diagnostic(file: file, mark: root.mark, message: "expected the end of the document")
+                }
+                documents.append(Document(root: root, index: documents.count))
+            default:
+                throw Diagnostic(file: file, mark: .start, message: "expected a YAML document")
+            }
+        }
+    }
+
+    private func node(_ event: Event) throws(Diagnostic) -> Node {
+        switch event {
+        case .scalar(let scalar):
+            return .scalar(scalar)
+        case .sequenceStart(let mark):
+            var items: [Node] = []
+            while true {
+                let e = try next()
+                if case .sequenceEnd = e { break }
+                items.append(try node(e))
+            }
+            return .sequence(items, mark)
+        case .mappingStart(let mark):
+            var pairs: [Node.Pair] = []
+            var seen: [String: Mark] = [:]
+            while true {
+                let e = try next()
+                if case .mappingEnd = e { break }
+                guard case .scalar(let key) = e else {
+                    let bad = try node(e)
+                    throw Diagnostic(file: file, mark: bad.mark, message: "mapping keys must be plain scalars")
+                }
+                if let first = seen[key.text] {
+                    throw Diagnostic(file: file, mark: key.mark, message: "duplicate key '\(key.text)' (first at line \(first.line), column \(first.column))")
+                }
+                seen[key.text] = key.mark
+                pairs.append(Node.Pair(key: key, value: try node(try next())))
+            }
+            return .mapping(pairs, mark)
+        default:
+            throw Diagnostic(file: file, mark: .start, message: "unexpected YAML structure")
+        }
+    }
+}
