@@ -1,1 +1,4 @@
 import ConvergeCLI
+import Foundation
+
+exit(await CLI.main(CommandLine.arguments))

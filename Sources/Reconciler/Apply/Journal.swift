@@ -6,6 +6,11 @@ public struct StepFailure: Error, Sendable, CustomStringConvertible {
     public var step: String
     public var message: String
     public var description: String { "at step \(step): \(message)" }
+
+    public init(step: String, message: String) {
+        self.step = step
+        self.message = message
+    }
 }
 
 /// Journals the steps of one action in the store: the intent row is written before the

@@ -1,0 +1,126 @@
+import Reconciler
+import Resources
+
+/// `converge get KIND [NAME]`: desired (last good spec) against observed, with conditions.
+struct GetCommand: Command {
+    static let name = "get"
+    static let abstract = "list resources of a kind: desired vs observed, conditions"
+    static let usage = "converge get sandboxes|snapshots|tappools|balloonpolicies [NAME] [--json]"
+
+    var global: GlobalOptions
+    var kind: ResourceKind
+    var resourceName: String?
+
+    init(parsing arguments: inout Arguments) throws {
+        global = arguments.global
+        let words = try arguments.positionals(min: 1, max: 2, usage: Self.usage)
+        guard let kind = ResourceKind(argument: words[0]) else {
+            throw UsageError("unknown kind '\(words[0])'\nusage: \(Self.usage)")
+        }
+        self.kind = kind
+        resourceName = words.count > 1 ? words[1] : nil
+    }
+
+    func run() async throws {
+        let wiring = try Wiring(global)
+        let rows = try await StatusRows.collect(wiring, kinds: [kind]).filter { resourceName == nil || $0.name == resourceName }
+        if let resourceName, rows.isEmpty {
+            throw CLIError("\(kind.rawValue) '\(resourceName)' is neither in the last applied specs nor on the host")
+        }
+        if global.json {
+            try Output.json(rows)
+        } else if kind == .sandbox {
+            Output.table(["NAME", "RUNTIME", "DESIRED", "OBSERVED", "CPUS", "MEMORY", "DISK", "PID", "READY", "REASON"], rows.map {
+                [$0.name, $0.runtime ?? "-", $0.desiredState ?? "-", $0.observedState ?? "-", $0.cpus.map(String.init) ?? "-",
+                 $0.memory ?? "-", $0.disk ?? "-", $0.pid.map(String.init) ?? "-", $0.ready, $0.reason]
+            })
+        } else {
+            Output.table(["NAME", "DESIRED", "APPLIED", "READY", "REASON"], rows.map {
+                [$0.name, $0.summary ?? "-", $0.applied ? "yes" : "no", $0.ready, $0.reason]
+            })
+        }
+    }
+}
+
+/// One resource as `get` and `status` show it.
+struct StatusRow: Encodable {
+    struct ConditionJSON: Encodable {
+        var type: String
+        var status: String
+        var reason: String
+        var message: String
+        var observedGeneration: Int
+        var lastTransitionTime: Double
+    }
+    var kind: String
+    var name: String
+    var generation: Int?
+    var file: String?
+    var runtime: String?
+    var desiredState: String?
+    var observedState: String?
+    var cpus: Int?
+    var memory: String?
+    var disk: String?
+    var pid: Int32?
+    var applied: Bool
+    var summary: String?
+    var ready: String
+    var reason: String
+    var conditions: [ConditionJSON]
+}
+
+enum StatusRows {
+    static func collect(_ wiring: Wiring, kinds: [ResourceKind]) async throws -> [StatusRow] {
+        let specs = try await wiring.store.lastGoodSpecs()
+        let observed = try await wiring.reconciler.observe()
+        let conditions = try await wiring.store.conditions()
+        var rows: [StatusRow] = []
+        for kind in kinds {
+            var names = Set(specs.keys.filter { $0.kind == kind }.map(\.name))
+            switch kind {
+            case .sandbox: names.formUnion(observed.sandboxes.keys)
+            case .tapPool: names.formUnion(observed.pools.keys)
+            case .balloonPolicy: names.formUnion(observed.policies.keys)
+            case .snapshot: names.formUnion(observed.snapshots.keys)
+            }
+            for name in names.sorted() {
+                let id = ResourceID(kind, name)
+                let spec = specs[id]
+                let conds = conditions[id] ?? []
+                let ready = conds.first { $0.type == "Ready" }
+                var row = StatusRow(kind: kind.rawValue, name: name, generation: spec?.generation, file: spec?.resource.origin.file,
+                                    applied: false, ready: ready.map { $0.status ? "True" : "False" } ?? "Unknown",
+                                    reason: spec == nil ? "NotInSpecs" : (ready?.reason ?? "NotApplied"),
+                                    conditions: conds.map {
+                                        .init(type: $0.type, status: $0.status ? "True" : "False", reason: $0.reason, message: $0.message,
+                                              observedGeneration: $0.observedGeneration, lastTransitionTime: $0.changedAt)
+                                    })
+                switch kind {
+                case .sandbox:
+                    let o = observed.sandboxes[name]
+                    let s = spec?.resource.sandbox
+                    row.runtime = (s?.runtime ?? o?.config.runtime)?.rawValue
+                    row.desiredState = s?.state.rawValue
+                    row.observedState = o.map { $0.powerState?.rawValue ?? $0.vm.description } ?? "absent"
+                    row.cpus = o?.liveCpus ?? o?.config.cpus
+                    row.memory = (o?.config.memory).map(\.description)
+                    row.disk = (o?.config.disk).map(\.description)
+                    row.pid = o?.process?.pid
+                    row.applied = o != nil
+                case .tapPool:
+                    row.applied = observed.pools[name] != nil
+                    if let p = spec?.resource.tapPool { row.summary = "size \(p.size), \(p.subnet)" }
+                case .balloonPolicy:
+                    row.applied = observed.policies[name] != nil
+                    if let p = spec?.resource.balloonPolicy { row.summary = "every \(p.interval), buffer \(p.buffer)" }
+                case .snapshot:
+                    row.applied = observed.snapshots[name] != nil
+                    if let s = spec?.resource.snapshot { row.summary = "\(s.source)" }
+                }
+                rows.append(row)
+            }
+        }
+        return rows
+    }
+}

@@ -1,0 +1,33 @@
+import Reconciler
+import Resources
+
+/// `converge plan DIR`: observe, diff, print the actions; changes nothing.
+/// Exit 0 no changes, 2 changes pending, 1 error.
+struct PlanCommand: Command {
+    static let name = "plan"
+    static let abstract = "show what apply would do, and why; changes nothing"
+    static let usage = "converge plan DIR [--max-destroy N] [--force] [--allow-empty] [--json]"
+
+    var global: GlobalOptions
+    var directory: String
+    var options: ApplyOptions
+
+    init(parsing arguments: inout Arguments) throws {
+        global = arguments.global
+        options = try ApplyCommand.applyOptions(&arguments)
+        directory = try arguments.positionals(min: 1, max: 1, usage: Self.usage)[0]
+    }
+
+    func run() async throws {
+        let specs = try SpecReading.load(directory)
+        let wiring = try Wiring(global)
+        let report = try await wiring.reconciler.plan(specs, options: options)
+        if global.json {
+            try Output.json(PlanJSON(directory: directory, report: report, specs: specs))
+        } else {
+            PlanPrinter.print(report.plan, frozen: report.desired.frozen, directory: directory)
+        }
+        if !specs.isValid { throw ExitCode.failure }
+        if !report.plan.isEmpty { throw ExitCode(2) }
+    }
+}

@@ -1,0 +1,88 @@
+import Reconciler
+import Resources
+
+/// The person-readable plan: one line per action with its symbol, then its changes.
+enum PlanPrinter {
+    static func print(_ plan: Plan, frozen: [ResourceID], directory: String) {
+        for id in frozen {
+            Swift.print("! \(id) is held at its last good spec: its file does not validate")
+        }
+        for finding in plan.findings {
+            Swift.print("! \(finding.id): \(finding.message)")
+        }
+        guard !plan.actions.isEmpty || !plan.heldBack.isEmpty else {
+            Swift.print("No changes: the host matches the specs in \(directory) (no changes).")
+            return
+        }
+        Swift.print("Converge will perform these actions:\n")
+        for action in plan.actions { line(action) }
+        Swift.print("")
+        Swift.print(summary(plan.actions))
+        if !plan.heldBack.isEmpty {
+            Swift.print("\nHeld back by the prune guard (raise --max-destroy or pass --force to allow):")
+            for action in plan.heldBack { line(action) }
+        }
+    }
+
+    static func line(_ action: Action) {
+        let symbol = action.verb.symbol.padding(toLength: 3, withPad: " ", startingAt: 0)
+        var text = "  \(symbol) \(action.id) \(action.verb.rawValue): \(action.reason)"
+        if action.verb == .create, let c = action.config {
+            text += " (\(c.cpus) cpus, \(c.memory), disk \(c.disk), \(c.source), \(action.targetState?.rawValue ?? "running"))"
+        }
+        Swift.print(text)
+        for change in action.changes { Swift.print("        \(change.field): \(change.from) → \(change.to)") }
+    }
+
+    static func summary(_ actions: [Action]) -> String {
+        let create = actions.filter { $0.verb == .create }.count
+        let replace = actions.filter { $0.verb == .replace }.count
+        let destroy = actions.filter { $0.verb == .destroy }.count
+        let change = actions.count - create - replace - destroy
+        return "Plan: \(create) to create, \(change) to change, \(replace) to replace, \(destroy) to destroy."
+    }
+}
+
+/// `--json` shape of a plan: stable keys, every action with kind, name, action and reason.
+struct PlanJSON: Encodable {
+    struct ActionJSON: Encodable {
+        var kind: String
+        var name: String
+        var action: String
+        var symbol: String
+        var reason: String
+        var changes: [Change]
+        var dependsOn: [String]
+        var keepsDisk: Bool?
+    }
+    struct FindingJSON: Encodable {
+        var kind: String
+        var name: String
+        var severity: String
+        var reason: String
+        var message: String
+    }
+
+    var directory: String
+    var changes: Bool
+    var actions: [ActionJSON]
+    var heldBack: [ActionJSON]
+    var findings: [FindingJSON]
+    var frozen: [String]
+    var diagnostics: [DiagnosticJSON]
+
+    init(directory: String, report: PlanReport, specs: SpecSet) {
+        self.directory = directory
+        changes = !report.plan.isEmpty
+        actions = report.plan.actions.map(Self.action)
+        heldBack = report.plan.heldBack.map(Self.action)
+        findings = report.plan.findings.map { FindingJSON(kind: $0.id.kind.rawValue, name: $0.id.name, severity: $0.severity.rawValue, reason: $0.reason, message: $0.message) }
+        frozen = report.desired.frozen.map(\.description)
+        diagnostics = specs.diagnostics.map(DiagnosticJSON.init)
+    }
+
+    static func action(_ a: Action) -> ActionJSON {
+        ActionJSON(kind: a.id.kind.rawValue, name: a.id.name, action: a.verb.rawValue, symbol: a.verb.symbol, reason: a.reason,
+                   changes: a.changes, dependsOn: a.dependsOn.map(\.description), keepsDisk: a.verb == .replace ? a.keepsDisk : nil)
+    }
+}

@@ -1,0 +1,114 @@
+/// Wire types of CH's REST API. They keep the upstream names of
+/// cloud-hypervisor-openapi.yaml (components/schemas) and send only the fields we set.
+extension CloudHypervisor {
+    /// `VmConfig`.
+    public struct VmConfig: Codable, Sendable, Equatable {
+        public var cpus: CpusConfig
+        public var memory: MemoryConfig
+        public var payload: PayloadConfig
+        public var disks: [DiskConfig]?
+        public var net: [NetConfig]?
+        public var balloon: BalloonConfig?
+        public var serial: SerialConfig?
+        public var console: ConsoleConfig?
+        public var devices: [DeviceConfig]?
+    }
+
+    /// `CpusConfig`.
+    public struct CpusConfig: Codable, Sendable, Equatable {
+        public var boot_vcpus: Int
+        public var max_vcpus: Int
+    }
+
+    /// `MemoryConfig`: `hotplug_size` reserves room to grow in place.
+    public struct MemoryConfig: Codable, Sendable, Equatable {
+        public var size: Int64
+        public var hotplug_size: Int64?
+        public var hotplugged_size: Int64?
+        public var hotplug_method: String?
+        public var shared: Bool?
+    }
+
+    /// `PayloadConfig`.
+    public struct PayloadConfig: Codable, Sendable, Equatable {
+        public var kernel: String?
+        public var firmware: String?
+        public var cmdline: String?
+        public var initramfs: String?
+    }
+
+    /// `DiskConfig`.
+    public struct DiskConfig: Codable, Sendable, Equatable {
+        public var path: String?
+        public var readonly: Bool?
+        public var id: String?
+        public var image_type: String?
+    }
+
+    /// `NetConfig`.
+    public struct NetConfig: Codable, Sendable, Equatable {
+        public var tap: String?
+        public var ip: String?
+        public var mask: String?
+        public var mac: String?
+        public var id: String?
+    }
+
+    /// `BalloonConfig`: `size` is memory taken from the guest, in bytes.
+    public struct BalloonConfig: Codable, Sendable, Equatable {
+        public var size: Int64
+        public var deflate_on_oom: Bool?
+        public var free_page_reporting: Bool?
+    }
+
+    /// `SerialConfig`.
+    public struct SerialConfig: Codable, Sendable, Equatable {
+        public var mode: String
+        public var file: String?
+    }
+
+    /// `ConsoleConfig`.
+    public struct ConsoleConfig: Codable, Sendable, Equatable {
+        public var mode: String
+        public var file: String?
+    }
+
+    /// `DeviceConfig` (VFIO passthrough).
+    public struct DeviceConfig: Codable, Sendable, Equatable {
+        public var path: String?
+        public var id: String?
+    }
+
+    /// `VmInfo`. `state` stays a string: an unknown value must not fail decoding.
+    public struct VmInfo: Codable, Sendable {
+        public var config: VmConfig
+        public var state: String
+        public var memory_actual_size: Int64?
+    }
+
+    /// `VmmPingResponse`.
+    public struct VmmPingResponse: Codable, Sendable {
+        public var version: String
+        public var build_version: String?
+        public var pid: Int64?
+    }
+
+    /// `VmResize`.
+    public struct VmResize: Codable, Sendable, Equatable {
+        public var desired_vcpus: Int?
+        public var desired_ram: Int64?
+        public var desired_balloon: Int64?
+    }
+
+    /// `VmSnapshotConfig`.
+    public struct VmSnapshotConfig: Codable, Sendable, Equatable {
+        public var destination_url: String
+    }
+
+    /// `RestoreConfig`.
+    public struct RestoreConfig: Codable, Sendable, Equatable {
+        public var source_url: String
+        public var prefault: Bool?
+        public var resume: Bool?
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Reconciler
+import Resources
+
+/// Host configuration (CONTRACT §3): a YAML file of `NAME: value` pairs using the
+/// runners' environment names, with the environment winning. Every path defaults under
+/// the state directory so that an unprivileged demo works.
+public struct HostConfig: Sendable {
+    public var stateDirectory: String
+    public var values: [String: String]
+
+    /// Every name this version reads; others in the file are errors (a typo must not
+    /// silently fall back to a default).
+    public static let knownNames: [String] = [
+        "CH_BINARY", "CH_SOCKETS_PATH", "CH_SANDBOXES_PATH", "CH_SNAPSHOTS_PATH", "CH_IMAGES_PATH", "CH_KERNEL_PATH",
+        "CH_INITRAMFS_PATH", "CH_FIRMWARE_PATH", "CH_BASE_IMAGE_PATH", "CH_CMDLINE", "CH_DEFAULT_CPUS", "CH_DEFAULT_MEMORY_MB",
+        "CH_DEFAULT_DISK_GB", "CVD_PATH", "CVD_ADB_PATH", "CVD_HOME", "CVD_ARTIFACTS_PATH", "CVD_INSTANCES_PATH",
+        "CVD_ADB_BASE_PORT", "CVD_MAX_INSTANCES", "CVD_DEFAULT_CPUS", "CVD_DEFAULT_MEMORY_MB", "QEMU_BINARY", "QEMU_ACCEL",
+        "QEMU_MACHINE", "QEMU_KERNEL_PATH", "QEMU_INITRAMFS_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH",
+    ]
+
+    /// Loads `file` (if given, or `STATE/config.yaml` if present) and the environment.
+    /// - Throws: `Diagnostic` for a malformed file or unknown name, pointing at it.
+    public static func load(stateDirectory: String, file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HostConfig {
+        var values: [String: String] = [:]
+        let path = file ?? "\(stateDirectory)/config.yaml"
+        if let data = FileManager.default.contents(atPath: path) {
+            let text = String(decoding: data, as: UTF8.self)
+            for document in try YAMLDocuments.parse(text, file: path) {
+                guard case .mapping(let pairs, _) = document.root else {
+                    throw Diagnostic(file: path, mark: document.root.mark, message: "host configuration must be a mapping of NAME: value")
+                }
+                for pair in pairs {
+                    guard knownNames.contains(pair.key.text) else {
+                        throw Diagnostic(file: path, mark: pair.key.mark, message: "unknown host setting '\(pair.key.text)' (known: \(knownNames.joined(separator: ", ")))")
+                    }
+                    guard case .scalar(let value) = pair.value else {
+                        throw Diagnostic(file: path, mark: pair.value.mark, message: "\(pair.key.text) must be a scalar")
+                    }
+                    values[pair.key.text] = value.text
+                }
+            }
+        } else if file != nil {
+            throw Diagnostic(file: path, mark: .start, message: "cannot read the host configuration file")
+        }
+        for name in knownNames { if let v = environment[name], !v.isEmpty { values[name] = v } }
+        return HostConfig(stateDirectory: stateDirectory, values: values)
+    }
+
+    public init(stateDirectory: String, values: [String: String] = [:]) {
+        self.stateDirectory = stateDirectory
+        self.values = values
+    }
+
+    private func path(_ name: String, default relative: String) -> String {
+        values[name] ?? "\(stateDirectory)/\(relative)"
+    }
+
+    // MARK: - Cloud Hypervisor
+
+    public var chBinary: String { values["CH_BINARY"] ?? "/usr/local/bin/cloud-hypervisor" }
+    public var chSockets: String { path("CH_SOCKETS_PATH", default: "ch/sockets") }
+    public var chSandboxes: String { path("CH_SANDBOXES_PATH", default: "ch/sandboxes") }
+    public var chSnapshots: String { path("CH_SNAPSHOTS_PATH", default: "ch/snapshots") }
+    public var chImages: String { path("CH_IMAGES_PATH", default: "ch/images") }
+    public var chKernel: String { path("CH_KERNEL_PATH", default: "ch/kernels/vmlinux") }
+    public var chInitramfs: String? { values["CH_INITRAMFS_PATH"] }
+    public var chFirmware: String? { values["CH_FIRMWARE_PATH"] }
+    public var chBaseImage: String? { values["CH_BASE_IMAGE_PATH"] }
+    public var chCmdline: String { values["CH_CMDLINE"] ?? "console=ttyS0 root=/dev/vda1 rw" }
+    public var qemuImg: String? { values["QEMU_IMG"] }
+    public var networkRecords: String { path("CONVERGE_NETWORK_PATH", default: "network") }
+
+    /// Defaults for what sandbox specs leave out.
+    public func defaults() throws -> HostDefaults {
+        func int(_ name: String, _ fallback: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard let text = values[name] else { return fallback }
+            guard let v = Int(text), range.contains(v) else {
+                throw HostConfigError(name: name, value: text, expected: "an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return v
+        }
+        return HostDefaults(cpus: try int("CH_DEFAULT_CPUS", 2, 1...256),
+                            memory: .mebibytes(Int64(try int("CH_DEFAULT_MEMORY_MB", 2048, 1024...4_194_304))),
+                            disk: .gibibytes(Int64(try int("CH_DEFAULT_DISK_GB", 20, 1...65536))))
+    }
+}
+
+/// A host setting with a value of the wrong shape.
+public struct HostConfigError: Error, Sendable, CustomStringConvertible {
+    public var name: String
+    public var value: String
+    public var expected: String
+    public var description: String { "host setting \(name)=\(value) must be \(expected)" }
+}
