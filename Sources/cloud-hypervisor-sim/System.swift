@@ -69,9 +69,8 @@ final class FileDescriptor {
     func writeAll(_ bytes: [UInt8]) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
-            let n = try bytes.withUnsafeBytes { buffer throws(SystemError) in
-                try sys("write") { write(raw, buffer.baseAddress! + offset, buffer.count - offset) }
-            }
+            let fd = raw
+            let n = try sys("write") { bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) } }
             offset += n
         }
     }
@@ -126,13 +125,16 @@ func printOutput(_ message: String) {
 
 // MARK: - Files
 
+/// `stat(2)`; a free function because inside `Files` the name `stat` means the struct.
+private func statPath(_ path: String, _ st: inout stat) -> Int32 { stat(path, &st) }
+
 /// Host file checks and whole-file I/O, in the words CH's errors use.
 enum Files {
     /// `stat(2)` of a path, or the errno.
-    static func stat(_ path: String) -> Result<Glibc.stat, SystemError> {
-        var st = Glibc.stat()
+    static func status(_ path: String) -> Result<stat, SystemError> {
+        var st = stat()
         do {
-            try sys("stat(\(path))") { Glibc.stat(path, &st) }
+            try sys("stat(\(path))") { statPath(path, &st) }
             return .success(st)
         } catch {
             return .failure(error)
@@ -141,7 +143,7 @@ enum Files {
 
     /// Whether `path` is a directory.
     static func isDirectory(_ path: String) -> Bool {
-        if case .success(let st) = stat(path) { return (st.st_mode & S_IFMT) == S_IFDIR }
+        if case .success(let st) = status(path) { return (st.st_mode & S_IFMT) == S_IFDIR }
         return false
     }
 
@@ -158,9 +160,7 @@ enum Files {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = try chunk.withUnsafeMutableBytes { buffer throws(SystemError) in
-                try sys("read(\(path))") { Glibc.read(fd.raw, buffer.baseAddress, buffer.count) }
-            }
+            let n = try sys("read(\(path))") { chunk.withUnsafeMutableBytes { Glibc.read(fd.raw, $0.baseAddress, $0.count) } }
             if n == 0 { return result }
             result.append(contentsOf: chunk[0..<n])
         }

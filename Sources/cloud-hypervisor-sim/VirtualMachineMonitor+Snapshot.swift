@@ -92,25 +92,14 @@ extension VirtualMachineMonitor {
             throw APIError(.failed, action, "Failed to create userfaultfd for on-demand memory restore: \(osErrorText(ENOSYS))")
         }
         let directory = try SnapshotLayout.directory(of: request["source_url"]?.stringValue ?? "", action: action)
+        let configJSON = try readSnapshotFile("\(directory)/\(SnapshotLayout.config)", action)
         let restored: JSONValue
-        do {
-            let bytes = try Files.read("\(directory)/\(SnapshotLayout.config)")
-            let json: JSONValue
-            do { json = try JSONParser.parse(bytes) } catch {
-                throw APIError(.failed, action, "Cannot parse \(directory)/\(SnapshotLayout.config): \(error)")
-            }
-            restored = try ConfigValidation.vmConfig(from: json).wrappedIfFailed(action)
-            let stateBytes = try Files.read("\(directory)/\(SnapshotLayout.state)")
-            guard case .object = try? JSONParser.parse(stateBytes) else {
-                throw APIError(.failed, action, "Cannot parse \(directory)/\(SnapshotLayout.state)")
-            }
-            if case .failure(let error) = Files.stat("\(directory)/\(SnapshotLayout.memory)") { throw error }
-        } catch let error as SystemError {
-            throw APIError(.failed, action, "Cannot read snapshot: \(error)")
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw APIError(.failed, action, "\(error)")
+        do { restored = try ConfigValidation.vmConfig(from: configJSON) } catch { throw error.wrapped(action) }
+        guard case .object = try readSnapshotFile("\(directory)/\(SnapshotLayout.state)", action) else {
+            throw APIError(.failed, action, "Cannot parse snapshot file \(directory)/\(SnapshotLayout.state): not an object")
+        }
+        if case .failure(let error) = Files.status("\(directory)/\(SnapshotLayout.memory)") {
+            throw APIError(.failed, action, "Cannot open memory file \(directory)/\(SnapshotLayout.memory): \(osErrorText(error.code))")
         }
         let disks: [FileDescriptor]
         do { disks = try GuestResources.openDisks(restored, lock: lockDisks) } catch { throw error.wrapped(action) }
@@ -121,7 +110,17 @@ extension VirtualMachineMonitor {
 
 // MARK: - Helpers
 
-extension JSONValue {
-    /// Identity; exists so restore can wrap a validation error thrown by the expression before it.
-    fileprivate func wrappedIfFailed(_ action: String) -> JSONValue { self }
+extension VirtualMachineMonitor {
+    /// Reads and parses one JSON file of a snapshot directory.
+    ///
+    /// - Throws: 500 when it is missing, unreadable or not JSON.
+    fileprivate func readSnapshotFile(_ path: String, _ action: String) throws(APIError) -> JSONValue {
+        let bytes: [UInt8]
+        do { bytes = try Files.read(path) } catch {
+            throw APIError(.failed, action, "Cannot read snapshot file \(path): \(osErrorText(error.code))")
+        }
+        do { return try JSONParser.parse(bytes) } catch {
+            throw APIError(.failed, action, "Cannot parse snapshot file \(path): \(error)")
+        }
+    }
 }

@@ -138,9 +138,11 @@ final class VirtualMachineMonitor {
         vm = nil
     }
 
-    /// The guest rebooted itself: it keeps running.
+    /// The guest rebooted itself: Cloud Hypervisor rebuilds the VM from the stored config and it
+    /// keeps running, so nothing observable changes.
     func guestRebooted() {
-        if vm?.state == .running { vm?.state = .running }
+        guard vm != nil else { return }
+        vm?.state = .running
     }
 
     private func transition(_ action: String, from allowed: Set<VmState>, to target: VmState, reason: String) throws(APIError) {

@@ -21,7 +21,7 @@ struct ExecutionContext: Sendable {
             return ActionOutcome(action: action, succeeded: true, error: nil, seconds: Date().timeIntervalSince(start))
         } catch {
             let message = "\(action.verb.rawValue) failed \(error)"
-            try? await store.record(Event(id: action.id, type: .warning, reason: "\(Self.pastTense(action.verb))Failed", message: message))
+            try? await store.record(Event(id: action.id, type: .warning, reason: Self.failureReason(action.verb), message: message))
             return ActionOutcome(action: action, succeeded: false, error: message, seconds: Date().timeIntervalSince(start))
         }
     }
@@ -77,6 +77,11 @@ struct ExecutionContext: Sendable {
             throw StepFailure(step: "runtime.select", message: "runtime \(runtime.rawValue) is not available on this host in this version of Converge")
         }
         return driver
+    }
+
+    /// `CreateFailed`, `GrowDiskFailed`, …
+    static func failureReason(_ verb: Verb) -> String {
+        verb.rawValue.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined() + "Failed"
     }
 
     static func pastTense(_ verb: Verb) -> String {

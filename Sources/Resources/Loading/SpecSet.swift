@@ -18,6 +18,17 @@ public struct SpecSet: Sendable {
     /// The text of files with diagnostics, to print source lines under errors.
     public var sources: [String: String]
 
+    public init(directory: String, resources: [ResourceID: Resource], diagnostics: [Diagnostic], invalidFiles: Set<String>,
+                declaredInInvalidFiles: Set<ResourceID>, fileCount: Int, sources: [String: String]) {
+        self.directory = directory
+        self.resources = resources
+        self.diagnostics = diagnostics
+        self.invalidFiles = invalidFiles
+        self.declaredInInvalidFiles = declaredInInvalidFiles
+        self.fileCount = fileCount
+        self.sources = sources
+    }
+
     public var isValid: Bool { diagnostics.isEmpty }
 
     /// Each diagnostic with its source line and caret.

@@ -1,0 +1,105 @@
+import Reconciler
+import Resources
+
+/// An in-memory `SandboxRuntime`: a fake world where every operation takes effect at
+/// once. Records calls for order assertions and can fail a call once.
+public actor FakeRuntime: SandboxRuntime {
+    public nonisolated let runtime: Runtime
+    public private(set) var sandboxes: [String: ObservedSandbox]
+    public private(set) var calls: [String] = []
+    private var failures: [String: any Error] = [:]
+
+    public init(runtime: Runtime = .cloudHypervisor, sandboxes: [ObservedSandbox] = []) {
+        self.runtime = runtime
+        self.sandboxes = Dictionary(uniqueKeysWithValues: sandboxes.map { ($0.name, $0) })
+    }
+
+    /// Makes the next call named `call` (e.g. `"create web-1"`) throw `error`.
+    public func fail(_ call: String, with error: any Error = FakeFailure(call: "injected")) {
+        failures[call] = error
+    }
+
+    /// Simulates the VMM dying behind Converge's back.
+    public func kill(_ name: String) {
+        sandboxes[name]?.vm = .absent
+        sandboxes[name]?.process = nil
+    }
+
+    private func record(_ call: String) throws {
+        calls.append(call)
+        if let error = failures.removeValue(forKey: call) { throw error }
+    }
+
+    public func observe() throws -> [ObservedSandbox] {
+        Array(sandboxes.values).sorted { $0.name < $1.name }
+    }
+
+    public func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws {
+        try record("create \(name)")
+        try await journal.step("fake.create") {}
+        sandboxes[name] = ObservedSandbox(name: name, config: config, intendedState: state, vm: Self.vm(for: state),
+                                          process: state == .stopped ? nil : ProcessIdentity(pid: 1000, startTime: 1))
+    }
+
+    public func transition(_ name: String, to state: PowerState, journal: StepJournal) throws {
+        try record("\(state.rawValue) \(name)")
+        guard sandboxes[name] != nil else { throw FakeFailure(call: "no sandbox \(name)") }
+        sandboxes[name]!.vm = Self.vm(for: state)
+        sandboxes[name]!.intendedState = state
+    }
+
+    public func resize(_ name: String, config: SandboxConfig, journal: StepJournal) throws {
+        try record("resize \(name)")
+        sandboxes[name]?.config = config
+    }
+
+    public func update(_ name: String, config: SandboxConfig, journal: StepJournal) throws {
+        try record("update \(name)")
+        sandboxes[name]?.config = config
+    }
+
+    public func growDisk(_ name: String, to size: Quantity, journal: StepJournal) throws {
+        try record("grow-disk \(name)")
+        sandboxes[name]?.config.disk = size
+    }
+
+    public func destroy(_ name: String, keepDisk: Bool, journal: StepJournal) throws {
+        try record("destroy \(name)")
+        if keepDisk { sandboxes[name]?.vm = .absent } else { sandboxes[name] = nil }
+    }
+
+    static func vm(for state: PowerState) -> VMState {
+        switch state {
+        case .running: .running
+        case .paused: .paused
+        case .stopped, .suspended: .absent
+        }
+    }
+}
+
+/// The error a fake throws when told to.
+public struct FakeFailure: Error, Sendable, CustomStringConvertible {
+    public var call: String
+    public init(call: String) { self.call = call }
+    public var description: String { "fake failure: \(call)" }
+}
+
+/// An in-memory `HostNetwork`.
+public actor FakeNetwork: HostNetwork {
+    public private(set) var pools: [String: AppliedRecord] = [:]
+    public init() {}
+    public func observePools() -> [String: AppliedRecord] { pools }
+    public func ensurePool(_ name: String, spec: TapPoolSpec, journal: StepJournal) { pools[name] = AppliedRecord(body: .tapPool(spec)) }
+    public func removePool(_ name: String, journal: StepJournal) { pools[name] = nil }
+}
+
+/// An in-memory `SnapshotDriver`.
+public actor FakeSnapshots: SnapshotDriver {
+    public private(set) var snapshots: [String: ObservedSnapshot] = [:]
+    public init() {}
+    public func observe() -> [String: ObservedSnapshot] { snapshots }
+    public func take(_ name: String, spec: SnapshotSpec, journal: StepJournal) {
+        snapshots[name] = ObservedSnapshot(name: name, spec: spec, hasMemory: spec.memory)
+    }
+    public func remove(_ name: String, journal: StepJournal) { snapshots[name] = nil }
+}

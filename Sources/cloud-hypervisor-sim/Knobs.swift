@@ -1,0 +1,61 @@
+/// Test-only fault and behaviour knobs, read from the environment once at start
+/// (except the per-endpoint delays, read when a request arrives).
+struct Knobs: Sendable {
+    /// `CH_SIM_STATE_ERROR_STATUS`: 500 (default, what the server code sends) or 405 (the OpenAPI file).
+    var stateErrorStatus = 500
+    /// `CH_SIM_EXIT_ON=vm.boot[,vm.pause]`: crash (exit 1, no response) when one is called.
+    var exitOn: Set<String> = []
+    /// `CH_SIM_SOCKET_DELAY_MS`: wait this long (after taking the lock) before binding the socket.
+    var socketDelayMilliseconds = 0
+    /// `CH_SIM_REQUEST_LOG`: append one JSON line per request to this file.
+    var requestLogPath: String?
+    /// `CH_SIM_GUEST_SHUTDOWN_MS`: how long the guest takes to power off after `vm.power-button` (default 100).
+    var guestShutdownMilliseconds = 100
+    /// `CH_SIM_IGNORE_POWER_BUTTON=1`: the guest ignores the ACPI power button.
+    var ignorePowerButton = false
+    /// `CH_SIM_USERFAULTFD=0`: on-demand restore fails as on a host without userfaultfd.
+    var userfaultfdAvailable = true
+    /// `CH_SIM_DISK_LOCKS=0`: do not take advisory locks on disk images.
+    var lockDisks = true
+
+    /// An environment variable with an unusable value.
+    struct Invalid: Error, Sendable, CustomStringConvertible {
+        var name: String
+        var value: String
+        var description: String { "invalid value '\(value)' for \(name)" }
+    }
+
+    /// Reads every knob.
+    ///
+    /// - Throws: `Invalid` for a malformed number or status.
+    static func fromEnvironment() throws(Invalid) -> Knobs {
+        var knobs = Knobs()
+        if let raw = environment("CH_SIM_STATE_ERROR_STATUS") {
+            guard let status = Int(raw), status == 405 || status == 500 else { throw Invalid(name: "CH_SIM_STATE_ERROR_STATUS", value: raw) }
+            knobs.stateErrorStatus = status
+        }
+        if let raw = environment("CH_SIM_EXIT_ON") {
+            knobs.exitOn = Set(raw.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty })
+        }
+        knobs.socketDelayMilliseconds = try milliseconds("CH_SIM_SOCKET_DELAY_MS") ?? 0
+        knobs.guestShutdownMilliseconds = try milliseconds("CH_SIM_GUEST_SHUTDOWN_MS") ?? 100
+        if let path = environment("CH_SIM_REQUEST_LOG"), !path.isEmpty { knobs.requestLogPath = path }
+        knobs.ignorePowerButton = environment("CH_SIM_IGNORE_POWER_BUTTON") == "1"
+        knobs.userfaultfdAvailable = environment("CH_SIM_USERFAULTFD") != "0"
+        knobs.lockDisks = environment("CH_SIM_DISK_LOCKS") != "0"
+        return knobs
+    }
+
+    /// `CH_SIM_DELAY_MS_<ENDPOINT>` for an endpoint such as `vm.boot` (`CH_SIM_DELAY_MS_VM_BOOT`).
+    static func delayMilliseconds(for endpoint: String) -> Int {
+        let suffix = String(endpoint.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 })
+        guard let raw = environment("CH_SIM_DELAY_MS_" + suffix), let ms = Int(raw), ms > 0 else { return 0 }
+        return ms
+    }
+
+    private static func milliseconds(_ name: String) throws(Invalid) -> Int? {
+        guard let raw = environment(name) else { return nil }
+        guard let ms = Int(raw), ms >= 0 else { throw Invalid(name: name, value: raw) }
+        return ms
+    }
+}

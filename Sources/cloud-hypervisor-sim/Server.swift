@@ -1,0 +1,258 @@
+import Glibc
+
+/// The single-threaded event loop: one `poll(2)` over the signal pipe, the listening socket and
+/// every client. It blocks without a timeout unless a delayed reply or a guest power-off is due,
+/// so an idle simulator uses no CPU.
+///
+/// Delayed replies (`CH_SIM_DELAY_MS_<ENDPOINT>`) run their action when the delay ends; other
+/// clients are served meanwhile, while later requests on the same connection wait behind it.
+final class Server {
+    /// A deferred piece of work.
+    private enum TimerAction {
+        case delayedRequest(connectionID: Int, request: HTTPRequest)
+        case guestPowerOff
+    }
+
+    private struct Timer {
+        var deadline: Int64
+        var action: TimerAction
+    }
+
+    private let socket: APISocket?
+    private let signals: SignalPipe
+    private let vmm: VirtualMachineMonitor
+    private let endpoints: Endpoints
+    private let knobs: Knobs
+    private let noShutdown: Bool
+    private let requestLog: RequestLog?
+    private let eventLog: EventLog
+    private var connections: [Int: Connection] = [:]
+    private var nextConnectionID = 0
+    private var timers: [Timer] = []
+    /// The power button was pressed while the guest was paused; it acts after `vm.resume`.
+    private var powerButtonPending = false
+
+    init(
+        socket: APISocket?, signals: SignalPipe, vmm: VirtualMachineMonitor, knobs: Knobs, noShutdown: Bool,
+        requestLog: RequestLog?, eventLog: EventLog
+    ) {
+        self.socket = socket
+        self.signals = signals
+        self.vmm = vmm
+        self.endpoints = Endpoints(vmm: vmm, stateErrorStatus: knobs.stateErrorStatus)
+        self.knobs = knobs
+        self.noShutdown = noShutdown
+        self.requestLog = requestLog
+        self.eventLog = eventLog
+    }
+
+    /// Removes the socket and lock file and exits with `status`.
+    func terminate(_ status: Int32) -> Never {
+        socket?.remove()
+        eventLog.write("exiting with status \(status)")
+        exit(status)
+    }
+
+    // MARK: - Loop
+
+    /// Serves until the process exits.
+    func run() -> Never {
+        while true {
+            var fds: [pollfd] = [pollfd(fd: signals.readEnd.raw, events: Int16(POLLIN), revents: 0)]
+            if let socket { fds.append(pollfd(fd: socket.listener.raw, events: Int16(POLLIN), revents: 0)) }
+            let base = fds.count
+            let ids = Array(connections.keys)
+            for id in ids {
+                let c = connections[id]!
+                var events: Int16 = 0
+                if !c.awaitingReply && !c.closeAfterFlush && !c.peerClosed { events |= Int16(POLLIN) }
+                if !c.output.isEmpty { events |= Int16(POLLOUT) }
+                fds.append(pollfd(fd: c.fd.raw, events: events, revents: 0))
+            }
+            let rc = poll(&fds, nfds_t(fds.count), pollTimeout())
+            if rc == -1 {
+                if errno == EINTR { continue }
+                printError("cloud-hypervisor-sim: poll: \(osErrorText(errno))")
+                terminate(1)
+            }
+            if fds[0].revents != 0 { handleSignals() }
+            fireDueTimers()
+            if let socket, fds[1].revents != 0 { acceptAll(socket.listener.raw) }
+            for (offset, id) in ids.enumerated() {
+                guard let c = connections[id] else { continue }
+                service(c, revents: fds[base + offset].revents, requested: fds[base + offset].events)
+            }
+        }
+    }
+
+    private func pollTimeout() -> Int32 {
+        guard let next = timers.map(\.deadline).min() else { return -1 }
+        return Int32(clamping: max(0, next - monotonicMilliseconds()))
+    }
+
+    private func acceptAll(_ listener: Int32) {
+        while true {
+            let fd = accept(listener, nil, nil)
+            if fd == -1 {
+                if errno == EINTR { continue }
+                return
+            }
+            do { try makeNonBlockingCloexec(fd) } catch {
+                close(fd)
+                continue
+            }
+            let c = Connection(id: nextConnectionID, fd: FileDescriptor(fd))
+            connections[c.id] = c
+            nextConnectionID += 1
+        }
+    }
+
+    private func service(_ c: Connection, revents: Int16, requested: Int16) {
+        if revents & Int16(POLLIN) != 0 || (revents & Int16(POLLHUP) != 0 && requested & Int16(POLLIN) != 0) {
+            _ = c.readAvailable()
+            processInput(c)
+        } else if revents & Int16(POLLHUP | POLLERR) != 0 {
+            drop(c)
+            return
+        }
+        settle(c)
+    }
+
+    /// Flushes output, then closes or exits as the connection asked; drops dead connections.
+    private func settle(_ c: Connection) {
+        guard connections[c.id] != nil else { return }
+        guard c.flush() else {
+            if c.exitAfterFlush { terminate(0) }
+            drop(c)
+            return
+        }
+        guard c.output.isEmpty, !c.awaitingReply else { return }
+        if c.exitAfterFlush { terminate(0) }
+        if c.closeAfterFlush || c.peerClosed { drop(c) }
+    }
+
+    private func drop(_ c: Connection) {
+        connections[c.id] = nil
+        c.fd.close()
+    }
+
+    // MARK: - Requests
+
+    private func processInput(_ c: Connection) {
+        while !c.awaitingReply && !c.closeAfterFlush && !c.exitAfterFlush {
+            switch HTTPParser.parse(c.input) {
+            case .incomplete:
+                return
+            case .malformed(let reason):
+                c.input.removeAll()
+                c.output += HTTPResponse.error(400, ["Malformed HTTP request", reason]).serialized(close: true)
+                c.closeAfterFlush = true
+                eventLog.write("malformed request: \(reason)")
+                return
+            case .request(let request, let consumed):
+                c.input.removeFirst(consumed)
+                dispatch(request, on: c)
+            }
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest, on c: Connection) {
+        let endpoint = Endpoints.endpoint(of: request.path) ?? ""
+        if knobs.exitOn.contains(endpoint) {
+            requestLog?.record(request, status: nil)
+            eventLog.write("crashing on \(endpoint) (CH_SIM_EXIT_ON)")
+            _exit(1)
+        }
+        let delay = endpoint.isEmpty ? 0 : Knobs.delayMilliseconds(for: endpoint)
+        if delay > 0 {
+            c.awaitingReply = true
+            timers.append(Timer(deadline: monotonicMilliseconds() + Int64(delay), action: .delayedRequest(connectionID: c.id, request: request)))
+            return
+        }
+        complete(request, connectionID: c.id)
+    }
+
+    private func complete(_ request: HTTPRequest, connectionID: Int) {
+        let (response, after) = endpoints.handle(request)
+        requestLog?.record(request, status: response.status)
+        eventLog.write("\(request.method) \(request.path) -> \(response.status)")
+        if request.path.hasSuffix("/vm.resume"), response.status == 204, powerButtonPending {
+            powerButtonPending = false
+            schedulePowerOff()
+        }
+        if after == .guestPowerOff && !knobs.ignorePowerButton { schedulePowerOff() }
+        guard let c = connections[connectionID] else {
+            if after == .exitProcess { terminate(0) }
+            return
+        }
+        c.awaitingReply = false
+        c.output += response.serialized(close: !request.keepAlive)
+        if !request.keepAlive { c.closeAfterFlush = true }
+        if after == .exitProcess { c.exitAfterFlush = true }
+    }
+
+    // MARK: - Timers
+
+    private func fireDueTimers() {
+        let now = monotonicMilliseconds()
+        let due = timers.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }
+        guard !due.isEmpty else { return }
+        timers.removeAll { $0.deadline <= now }
+        for timer in due {
+            switch timer.action {
+            case .delayedRequest(let id, let request):
+                complete(request, connectionID: id)
+                if let c = connections[id] {
+                    processInput(c)
+                    settle(c)
+                }
+            case .guestPowerOff:
+                guestPowerOff(source: "ACPI power button")
+            }
+        }
+    }
+
+    private func schedulePowerOff() {
+        timers.append(Timer(deadline: monotonicMilliseconds() + Int64(knobs.guestShutdownMilliseconds), action: .guestPowerOff))
+    }
+
+    // MARK: - Guest-initiated events
+
+    private func handleSignals() {
+        for signo in signals.drain() {
+            switch signo {
+            case SIGTERM, SIGINT:
+                eventLog.write("received signal \(signo)")
+                terminate(0)
+            case SIGUSR1:
+                guestPowerOff(source: "SIGUSR1")
+            case SIGUSR2:
+                guard vmm.vm?.state == .running else { continue }
+                vmm.guestRebooted()
+                eventLog.write("guest rebooted (SIGUSR2)")
+            default:
+                break
+            }
+        }
+    }
+
+    /// The guest powers itself off. Cloud Hypervisor then shuts the whole VMM down (the process
+    /// exits 0, cloud-hypervisor#8005) unless started with `--no-shutdown`, where only the VM
+    /// object is dropped and `vm.info` says `Created`. A paused guest cannot act until resumed.
+    private func guestPowerOff(source: String) {
+        guard let state = vmm.vm?.state else { return }
+        guard state == .running else {
+            if state == .paused && source != "SIGUSR1" { powerButtonPending = true }
+            return
+        }
+        eventLog.write("guest powered off (\(source))")
+        if noShutdown {
+            vmm.guestPoweredOff()
+        } else {
+            terminate(0)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension Server: Sendable {}

@@ -1,0 +1,147 @@
+import Reconciler
+import Resources
+import TestSupport
+import Testing
+
+/// (desired, observed) → actions, one row per case.
+@Suite("Planner")
+struct PlannerTests {
+    let defaults = HostDefaults()
+
+    func plan(_ desired: [Resource], _ observed: ObservedState = ObservedState(), options: PlanOptions = PlanOptions()) -> Plan {
+        Planner.plan(desired: Build.desired(desired), observed: observed, defaults: defaults, options: options)
+    }
+
+    func lines(_ plan: Plan) -> [String] { plan.actions.map { "\($0.verb.symbol) \($0.id) \($0.verb.rawValue)" } }
+
+    func world(_ sandboxes: [ObservedSandbox], pools: [Resource] = [], policies: [Resource] = []) -> ObservedState {
+        ObservedState(sandboxes: Dictionary(uniqueKeysWithValues: sandboxes.map { ($0.name, $0) }),
+                      pools: Dictionary(uniqueKeysWithValues: pools.map { ($0.name, AppliedRecord(body: $0.body)) }),
+                      policies: Dictionary(uniqueKeysWithValues: policies.map { ($0.name, AppliedRecord(body: $0.body)) }))
+    }
+
+    @Test("an empty host gets pools and policies before the sandboxes that use them")
+    func createOrder() {
+        let p = plan([Build.sandbox("b", pool: "net", policy: "bal"), Build.sandbox("a"), Build.pool("net"), Build.policy("bal")])
+        #expect(lines(p) == ["+ TapPool/net create", "+ BalloonPolicy/bal create", "+ Sandbox/a create", "+ Sandbox/b create"])
+        #expect(p.actions[3].dependsOn == [ResourceID(.tapPool, "net"), ResourceID(.balloonPolicy, "bal")])
+    }
+
+    @Test("fork source before fork, snapshot before restore, source sandbox before snapshot")
+    func dependencyOrder() {
+        let p = plan([Build.sandbox("z-fork", source: .fork("m-src")), Build.sandbox("a-restored", source: .snapshot("gold")),
+                      Build.snapshot("gold", of: "m-src"), Build.sandbox("m-src")])
+        let order = p.actions.map(\.id.name)
+        #expect(order.firstIndex(of: "m-src")! < order.firstIndex(of: "gold")!)
+        #expect(order.firstIndex(of: "gold")! < order.firstIndex(of: "a-restored")!)
+        #expect(order.firstIndex(of: "m-src")! < order.firstIndex(of: "z-fork")!)
+    }
+
+    @Test("a converged host plans nothing")
+    func noChanges() {
+        let web = Build.sandbox("web")
+        let paused = Build.sandbox("p", state: .paused)
+        let stopped = Build.sandbox("s", state: .stopped)
+        let p = plan([web, paused, stopped, Build.pool("net")],
+                     world([Build.observed(web), Build.observed(paused, vm: .paused), Build.observed(stopped, vm: .absent)], pools: [Build.pool("net")]))
+        #expect(p.isEmpty && p.findings.isEmpty)
+    }
+
+    @Test("memory within limits on a running sandbox resizes in place")
+    func resize() {
+        let before = Build.sandbox("web", memory: .gibibytes(2), limits: ResourceLimits(cpus: 4, memory: .gibibytes(4)))
+        let after = Build.sandbox("web", memory: .gibibytes(3), limits: ResourceLimits(cpus: 4, memory: .gibibytes(4)))
+        let p = plan([after], world([Build.observed(before)]))
+        #expect(lines(p) == ["~ Sandbox/web resize"])
+        #expect(p.actions[0].changes == [Change("memory", from: "2Gi", to: "3Gi")])
+    }
+
+    @Test("memory past the ceiling replaces the VM but keeps the disk")
+    func pastCeiling() {
+        let before = Build.sandbox("web", memory: .gibibytes(2))
+        let p = plan([Build.sandbox("web", memory: .gibibytes(4))], world([Build.observed(before)]))
+        #expect(lines(p) == ["-/+ Sandbox/web replace"])
+        #expect(p.actions[0].keepsDisk && p.actions[0].reason.contains("forces replacement"))
+        #expect(!p.actions[0].isDestructive)
+    }
+
+    @Test("a changed image forces replacement and rebuilds the disk")
+    func imageChange() {
+        let p = plan([Build.sandbox("web", image: "b")], world([Build.observed(Build.sandbox("web", image: "a"))]))
+        #expect(lines(p) == ["-/+ Sandbox/web replace"])
+        #expect(!p.actions[0].keepsDisk && p.actions[0].isDestructive)
+        #expect(p.actions[0].changes == [Change("source", from: "image a", to: "image b")])
+    }
+
+    @Test("a sandbox no spec names is destroyed; its pool after it")
+    func destroy() {
+        let old = Build.sandbox("old", pool: "net")
+        let p = plan([], world([Build.observed(old)], pools: [Build.pool("net")]))
+        #expect(lines(p) == ["- Sandbox/old destroy", "- TapPool/net destroy"])
+        #expect(p.actions[1].dependsOn == [ResourceID(.sandbox, "old")])
+    }
+
+    @Test("power transitions", arguments: [
+        (PowerState.running, VMState.paused, "resume"), (.paused, .running, "pause"), (.stopped, .running, "stop"),
+        (.running, .shutdown, "start"), (.running, .created, "start"), (.paused, .absent, "start"), (.running, .unresponsive, "start"),
+    ])
+    func transitions(want: PowerState, vm: VMState, verb: String) {
+        var observed = Build.observed(Build.sandbox("s"), vm: vm)
+        observed.intendedState = vm == .absent ? .stopped : .running
+        let p = plan([Build.sandbox("s", state: want)], world([observed]))
+        #expect(lines(p) == ["~ Sandbox/s \(verb)"])
+    }
+
+    @Test("a VMM that died is drift: a finding and a start")
+    func drift() {
+        let p = plan([Build.sandbox("web")], world([Build.observed(Build.sandbox("web"), vm: .absent)]))
+        #expect(lines(p) == ["~ Sandbox/web start"])
+        #expect(p.findings.map(\.reason) == ["VMMExited"])
+    }
+
+    @Test("a disk never shrinks: the change is refused, nothing else happens")
+    func diskShrink() {
+        let p = plan([Build.sandbox("web", disk: .gibibytes(10))], world([Build.observed(Build.sandbox("web", disk: .gibibytes(20)))]))
+        #expect(p.isEmpty)
+        #expect(p.findings.map(\.reason) == ["DiskShrinkRefused"])
+    }
+
+    @Test("a stopped sandbox records a new size and grows its disk")
+    func stoppedChanges() {
+        let before = Build.sandbox("s", state: .stopped, memory: .gibibytes(2), disk: .gibibytes(20))
+        let after = Build.sandbox("s", state: .stopped, memory: .gibibytes(8), disk: .gibibytes(30))
+        let p = plan([after], world([Build.observed(before, vm: .absent)]))
+        #expect(lines(p) == ["~ Sandbox/s update", "~ Sandbox/s grow-disk"])
+    }
+
+    @Test("a changed pool spec is an update")
+    func poolUpdate() {
+        let p = plan([Build.pool("net", size: 5)], world([], pools: [Build.pool("net", size: 2)]))
+        #expect(lines(p) == ["~ TapPool/net update"])
+        #expect(p.actions[0].changes == [Change("size", from: "2", to: "5")])
+    }
+
+    @Test("the prune guard holds back destroys past the limit")
+    func pruneGuard() {
+        let observed = world((1...5).map { Build.observed(Build.sandbox("s\($0)")) })
+        let p = plan([], observed, options: PlanOptions(maxDestroy: 2))
+        #expect(lines(p) == ["- Sandbox/s1 destroy", "- Sandbox/s2 destroy"])
+        #expect(p.heldBack.map(\.id.name) == ["s3", "s4", "s5"])
+        let forced = plan([], observed, options: PlanOptions(maxDestroy: 2, force: true))
+        #expect(forced.actions.count == 5 && forced.heldBack.isEmpty)
+    }
+
+    @Test("the default guard allows max(10, 25% of sandboxes)")
+    func defaultGuard() {
+        let observed = world((1...60).map { Build.observed(Build.sandbox("s\($0)")) })
+        #expect(plan([], observed).actions.count == 15)
+        let few = world((1...12).map { Build.observed(Build.sandbox("s\($0)")) })
+        #expect(plan([], few).actions.count == 10)
+    }
+
+    @Test("the plan is deterministic")
+    func deterministic() {
+        let desired = (1...50).map { Build.sandbox("s\($0)", pool: $0 % 2 == 0 ? "net" : nil) } + [Build.pool("net")]
+        #expect(plan(desired) == plan(desired.reversed()))
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Reconciler
+import Resources
+import TestSupport
+import Testing
+
+@Suite("Reconciler with fake drivers")
+struct ReconcilerTests {
+    struct Rig {
+        let dir = TemporaryDirectory("converge-rec")
+        let runtime: FakeRuntime
+        let network = FakeNetwork()
+        let snapshots = FakeSnapshots()
+        let store: Store
+        let reconciler: Reconciler
+
+        init(_ sandboxes: [ObservedSandbox] = []) throws {
+            runtime = FakeRuntime(sandboxes: sandboxes)
+            store = try Store(path: "\(dir.path)/converge.db")
+            reconciler = Reconciler(store: store, runtimes: [runtime], network: network, snapshots: snapshots, defaults: HostDefaults())
+        }
+    }
+
+    @Test("apply converges, then the next plan is empty")
+    func converges() async throws {
+        let rig = try Rig()
+        let specs = Build.specSet([Build.sandbox("a", pool: "net"), Build.sandbox("b", state: .paused), Build.pool("net"), Build.policy("p")])
+        let report = try await rig.reconciler.apply(specs)
+        #expect(report.converged)
+        #expect(try await rig.reconciler.plan(specs).plan.isEmpty)
+        #expect(await rig.runtime.sandboxes["b"]?.vm == .paused)
+    }
+
+    @Test("every step is journaled: intent before, outcome after")
+    func journal() async throws {
+        let rig = try Rig()
+        _ = try await rig.reconciler.apply(Build.specSet([Build.sandbox("a")]))
+        let rows = try await rig.store.journal()
+        #expect(rows.map(\.step) == ["fake.create"])
+        #expect(rows.allSatisfy { $0.outcome == "done" })
+    }
+
+    @Test("one failing create stops neither the other creates nor a delete")
+    func isolation() async throws {
+        let rig = try Rig([Build.observed(Build.sandbox("old"))])
+        await rig.runtime.fail("create bad")
+        let report = try await rig.reconciler.apply(Build.specSet([Build.sandbox("bad"), Build.sandbox("good")]))
+        #expect(!report.converged)
+        #expect(report.failed.keys.map(\.name) == ["bad"])
+        let names = await rig.runtime.sandboxes.keys.sorted()
+        #expect(names == ["good"])
+        let events = try await rig.store.events(name: "bad")
+        #expect(events.contains { $0.type == .warning && $0.reason == "CreateFailed" && $0.message.contains("fake failure") })
+        let ready = try await rig.store.conditions()[ResourceID(.sandbox, "bad")]?.first { $0.type == "Ready" }
+        #expect(ready?.status == false && ready?.reason == "ActionFailed")
+    }
+
+    @Test("a dependent waits for, and is skipped after, a failed dependency")
+    func dependencySkipped() async throws {
+        let rig = try Rig()
+        await rig.runtime.fail("create src")
+        let report = try await rig.reconciler.apply(Build.specSet([Build.sandbox("src"), Build.sandbox("child", source: .fork("src"))]))
+        #expect(report.failed[ResourceID(.sandbox, "child")]?.contains("skipped") == true)
+        #expect(await rig.runtime.calls == ["create src"])
+    }
+
+    @Test("a VMM killed behind our back is brought back, with an event")
+    func driftRepair() async throws {
+        let rig = try Rig()
+        let specs = Build.specSet([Build.sandbox("web")])
+        _ = try await rig.reconciler.apply(specs)
+        await rig.runtime.kill("web")
+        let report = try await rig.reconciler.apply(specs)
+        #expect(report.converged)
+        #expect(await rig.runtime.sandboxes["web"]?.vm == .running)
+        #expect(try await rig.store.events(name: "web").contains { $0.reason == "VMMExited" })
+    }
+
+    @Test("an empty spec directory is never read as destroy everything")
+    func emptyGuard() async throws {
+        let rig = try Rig([Build.observed(Build.sandbox("keep"))])
+        await #expect(throws: ReconcileError.self) { _ = try await rig.reconciler.apply(Build.specSet([])) }
+        #expect(await rig.runtime.sandboxes["keep"] != nil)
+        var options = ApplyOptions()
+        options.allowEmpty = true
+        _ = try await rig.reconciler.apply(Build.specSet([]), options: options)
+        #expect(await rig.runtime.sandboxes.isEmpty)
+    }
+
+    @Test("resources of an invalid file freeze at their last good spec")
+    func freeze() async throws {
+        let rig = try Rig()
+        _ = try await rig.reconciler.apply(Build.specSet([Build.sandbox("a"), Build.sandbox("b")]))
+        // b.yaml now fails to parse: only a is valid, b must be neither destroyed nor changed.
+        var broken = Build.specSet([Build.sandbox("a")])
+        broken.invalidFiles = ["b.yaml"]
+        broken.diagnostics = [Diagnostic(file: "b.yaml", mark: .start, message: "YAML syntax error")]
+        let report = try await rig.reconciler.apply(broken)
+        #expect(report.frozen == [ResourceID(.sandbox, "b")])
+        #expect(report.outcomes.isEmpty)
+        #expect(await rig.runtime.sandboxes["b"] != nil)
+    }
+
+    @Test("a destroyed resource is forgotten by the store")
+    func forget() async throws {
+        let rig = try Rig()
+        _ = try await rig.reconciler.apply(Build.specSet([Build.sandbox("a"), Build.sandbox("b")]))
+        _ = try await rig.reconciler.apply(Build.specSet([Build.sandbox("a")]))
+        #expect(try await rig.store.lastGoodSpecs().keys.map(\.name) == ["a"])
+    }
+}

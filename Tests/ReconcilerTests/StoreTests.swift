@@ -1,0 +1,67 @@
+import Foundation
+import Reconciler
+import Resources
+import TestSupport
+import Testing
+
+@Suite("SQLite store")
+struct StoreTests {
+    @Test("migrations run once; reopening keeps the data")
+    func reopen() async throws {
+        let dir = TemporaryDirectory("converge-store")
+        let path = "\(dir.path)/converge.db"
+        do {
+            let store = try Store(path: path)
+            try await store.recordSpecs([Build.sandbox("a")])
+        }
+        let again = try Store(path: path)
+        #expect(try await again.lastGoodSpecs().keys.map(\.name) == ["a"])
+    }
+
+    @Test("generation moves only when the content changes")
+    func generations() async throws {
+        let dir = TemporaryDirectory("converge-store")
+        let store = try Store(path: "\(dir.path)/converge.db")
+        #expect(try await store.recordSpecs([Build.sandbox("a")])[ResourceID(.sandbox, "a")] == 1)
+        #expect(try await store.recordSpecs([Build.sandbox("a")])[ResourceID(.sandbox, "a")] == 1)
+        #expect(try await store.recordSpecs([Build.sandbox("a", cpus: 4)])[ResourceID(.sandbox, "a")] == 2)
+        let stored = try await store.lastGoodSpecs()[ResourceID(.sandbox, "a")]
+        #expect(stored?.resource.sandbox?.cpus == 4)
+    }
+
+    @Test("an unfinished step is visible and can be closed")
+    func unfinished() async throws {
+        let dir = TemporaryDirectory("converge-store")
+        let store = try Store(path: "\(dir.path)/converge.db")
+        let pass = try await store.beginPass(command: "apply")
+        _ = try await store.journalIntent(pass: pass, id: ResourceID(.sandbox, "a"), action: "create", step: "ch.spawn")
+        #expect(try await store.unfinishedSteps() == 1)
+        try await store.closeUnfinishedSteps()
+        #expect(try await store.unfinishedSteps() == 0)
+        #expect(try await store.journal().map(\.outcome) == ["interrupted"])
+    }
+
+    @Test("conditions keep their transition time while the status holds")
+    func conditions() async throws {
+        let dir = TemporaryDirectory("converge-store")
+        let store = try Store(path: "\(dir.path)/converge.db")
+        let id = ResourceID(.sandbox, "a")
+        try await store.setCondition(id, Condition(type: "Ready", status: true, reason: "Converged", message: "", observedGeneration: 1, changedAt: 100))
+        try await store.setCondition(id, Condition(type: "Ready", status: true, reason: "Converged", message: "", observedGeneration: 2, changedAt: 200))
+        #expect(try await store.conditions()[id]?.first?.changedAt == 100)
+        try await store.setCondition(id, Condition(type: "Ready", status: false, reason: "ActionFailed", message: "x", observedGeneration: 2, changedAt: 300))
+        let c = try await store.conditions()[id]?.first
+        #expect(c?.changedAt == 300 && c?.status == false && c?.observedGeneration == 2)
+    }
+
+    @Test("events come back oldest first, filtered by name")
+    func events() async throws {
+        let dir = TemporaryDirectory("converge-store")
+        let store = try Store(path: "\(dir.path)/converge.db")
+        for i in 0..<5 {
+            try await store.record(Event(at: Double(i), id: ResourceID(.sandbox, i % 2 == 0 ? "a" : "b"), type: .normal, reason: "R\(i)", message: ""))
+        }
+        #expect(try await store.events(name: "a").map(\.reason) == ["R0", "R2", "R4"])
+        #expect(try await store.events(limit: 2).map(\.reason) == ["R3", "R4"])
+    }
+}
