@@ -18,9 +18,11 @@ extension CloudHypervisor {
         public let cmdline: String
         public let images: ImageResolver
         let disks: QemuImg
+        /// Extra environment for every VMM process (e.g. RUST_LOG), on top of Converge's own.
+        public var vmmEnvironment: [String: String] = [:]
         /// How long to wait for a socket after exec, and for a process to exit.
-        var startTimeout: Double = 5
-        var stopTimeout: Double = 5
+        public var startTimeout: Double = 5
+        public var stopTimeout: Double = 5
 
         public init(config: HostConfig) {
             layout = Layout(sandboxesDirectory: config.chSandboxes, socketsDirectory: config.chSockets)
@@ -231,7 +233,8 @@ extension CloudHypervisor {
             let socket = layout.socket(name)
             // A stale socket of a dead VMM would make the wait below succeed too early.
             try AtomicFile.remove(socket)
-            let pid = try Spawn.detached([binary, "--api-socket", "path=\(socket)"], logPath: layout.vmmLog(name))
+            let environment = ProcessInfo.processInfo.environment.merging(vmmEnvironment) { _, new in new }
+            let pid = try Spawn.detached([binary, "--api-socket", "path=\(socket)"], logPath: layout.vmmLog(name), environment: environment)
             let deadline = Date().addingTimeInterval(startTimeout)
             let client = Client(socketPath: socket, timeout: 1)
             while Date() < deadline {

@@ -51,9 +51,10 @@ public struct QemuImg: Sendable {
         _ = try await run(["resize", "-q", "-f", "qcow2", path, "\(size)"])
     }
 
-    /// Runs `qemu-img check` and returns its report; throws when it finds errors.
+    /// Runs `qemu-img check` (read-only, so it works on a disk a VMM holds) and returns
+    /// its report; throws when it finds errors.
     public func check(_ path: String) async throws -> String {
-        try await run(["check", "-q", path])
+        try await run(["check", "-q", "--force-share", path])
     }
 
     private func run(_ arguments: [String]) async throws -> String {

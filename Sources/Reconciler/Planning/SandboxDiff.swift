@@ -119,7 +119,7 @@ enum SandboxDiff {
         default: break
         }
         if let now = observed.powerState, now == want { return nil }
-        let from = observed.powerState?.rawValue ?? vm.description
+        let from = drifted ? "exited" : observed.powerState?.rawValue ?? vm.description
         let change = [Change("state", from: from, to: want.rawValue)]
         let verb: Verb
         switch (want, vm) {
