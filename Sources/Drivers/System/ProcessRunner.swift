@@ -108,6 +108,9 @@ enum Spawn {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         files(&actions)
+        // The child gets exactly fds 0-2: a VMM that inherited a pipe (say, the terminal's
+        // or a caller's) would keep it open for its whole life.
+        systemAddCloseFrom(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -138,3 +141,7 @@ enum Spawn {
 /// pipe's write end, or the reader would never see end-of-file.
 @_silgen_name("pipe2")
 private func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+
+/// glibc ≥ 2.34's posix_spawn_file_actions_addclosefrom_np, not exported by Swift's Glibc module.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func systemAddCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32

@@ -1,0 +1,138 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The user story of the core issue, step by step, through the real binary.
+@Suite("converge command line", .serialized)
+struct UserStoryTests {
+    @Test("apply, no-op plan, resize, replace, destroy, drift repair, then nothing left")
+    func userStory() async throws {
+        let h = try CLIHarness()
+
+        // 1. apply the quickstart: three sandboxes running (one paused as its spec says).
+        let apply = h.converge("apply", h.specs)
+        #expect(apply.status == 0, "\(apply.output)")
+        let get = h.converge("get", "sandboxes", "--json")
+        let rows = try #require(h.json(get.stdout) as? [[String: Any]])
+        #expect(rows.map { $0["name"] as? String } == ["web-1", "web-2", "worker-1"])
+        #expect(rows.map { $0["observedState"] as? String } == ["running", "running", "paused"])
+        #expect(rows.allSatisfy { $0["ready"] as? String == "True" && ($0["pid"] as? Int ?? 0) > 0 })
+        #expect(h.converge("get", "sandboxes").stdout.contains("web-1"))
+
+        // 2. plan right after: no changes, exit 0.
+        let noop = h.converge("plan", h.specs)
+        #expect(noop.status == 0)
+        #expect(noop.stdout.lowercased().contains("no changes"))
+
+        // 3. memory within limits: an in-place change.
+        try h.edit("web.yaml", "memory: 2Gi", "memory: 3Gi")
+        let resize = h.converge("plan", h.specs)
+        #expect(resize.status == 2)
+        #expect(resize.stdout.contains("~   Sandbox/web-1 resize"), "\(resize.stdout)")
+        #expect(resize.stdout.contains("memory: 2Gi → 3Gi"))
+        let pidBefore = h.vmmPIDs().sorted()
+        #expect(h.converge("apply", h.specs).status == 0)
+        #expect(h.vmmPIDs().sorted() == pidBefore, "an in-place resize must not restart any VMM")
+
+        // 4. another image: a replacement, said so.
+        try h.edit("worker.yaml", "image: ubuntu-base.1", "image: ubuntu-base.2")
+        let replace = h.converge("plan", h.specs)
+        #expect(replace.stdout.contains("-/+ Sandbox/worker-1 replace"), "\(replace.stdout)")
+        #expect(replace.stdout.contains("forces replacement"))
+        let planJSON = try #require(h.json(h.converge("plan", h.specs, "--json").stdout) as? [String: Any])
+        let actions = try #require(planJSON["actions"] as? [[String: Any]])
+        #expect(actions.contains { $0["kind"] as? String == "Sandbox" && $0["name"] as? String == "worker-1" && $0["action"] as? String == "replace" && $0["reason"] is String })
+        #expect(h.converge("apply", h.specs).status == 0)
+
+        // 5. a deleted file: a destroy.
+        try FileManager.default.removeItem(atPath: "\(h.specs)/worker.yaml")
+        let destroy = h.converge("plan", h.specs)
+        #expect(destroy.stdout.contains("-   Sandbox/worker-1 destroy"), "\(destroy.stdout)")
+        #expect(h.converge("apply", h.specs).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: "\(h.state)/ch/sandboxes/cvg-worker-1"))
+
+        // 6. kill a VMM by its PID: the next apply notices, records an event, brings it back.
+        let victim = try #require((h.json(h.converge("get", "sandboxes", "web-2", "--json").stdout) as? [[String: Any]])?.first?["pid"] as? Int)
+        kill(Int32(victim), SIGKILL)
+        try await Task.sleep(nanoseconds: 100_000_000)
+        let repair = h.converge("apply", h.specs)
+        #expect(repair.status == 0, "\(repair.output)")
+        let events = h.converge("events", "web-2")
+        #expect(events.stdout.contains("VMMExited"), "\(events.stdout)")
+        let after = try #require((h.json(h.converge("get", "sandboxes", "web-2", "--json").stdout) as? [[String: Any]])?.first)
+        #expect(after["observedState"] as? String == "running" && after["pid"] as? Int != victim)
+
+        // 7. destroy everything: nothing of Converge's is left.
+        let pids = h.vmmPIDs()
+        try FileManager.default.removeItem(atPath: h.specs)
+        try FileManager.default.createDirectory(atPath: h.specs, withIntermediateDirectories: true)
+        let refused = h.converge("apply", h.specs)
+        #expect(refused.status == 1 && refused.stderr.contains("--allow-empty"))
+        #expect(h.vmmPIDs().count == 2)
+        #expect(h.converge("apply", h.specs, "--allow-empty").status == 0)
+        #expect(h.leftovers().isEmpty, "\(h.leftovers())")
+        for pid in pids { #expect(kill(pid, 0) != 0 || CLIUserStoryHelpers.isZombie(pid), "VMM \(pid) still runs") }
+    }
+
+    @Test("validate prints every error with file, line, column, the line and a caret; exit 1")
+    func validate() throws {
+        let h = try CLIHarness()
+        #expect(h.converge("validate", h.specs).status == 0)
+        try h.edit("web.yaml", "cpus: 2", "cpus: 0")
+        try h.edit("worker.yaml", "state: paused", "state: sleeping")
+        let run = h.converge("validate", h.specs)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("web.yaml:10:9: error: spec.cpus must be between 1 and 256, found 0\n      cpus: 0\n            ^"), "\(run.stderr)")
+        #expect(run.stderr.contains("worker.yaml:8:10: error: spec.state must be one of"))
+        let json = try #require(h.json(h.converge("validate", h.specs, "--json").stdout) as? [String: Any])
+        #expect(json["valid"] as? Bool == false && (json["diagnostics"] as? [Any])?.count == 2)
+    }
+
+    @Test("a broken spec file freezes its sandboxes: nothing is destroyed, the rest converges")
+    func freeze() throws {
+        let h = try CLIHarness()
+        #expect(h.converge("apply", h.specs).status == 0)
+        try "apiVersion: converge.dev/v1\nkind: Sandbox\nmetadata: {name: web-1\n".write(toFile: "\(h.specs)/web.yaml", atomically: true, encoding: .utf8)
+        try h.edit("worker.yaml", "cpus: 2", "cpus: 1")
+        let run = h.converge("apply", h.specs)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("web.yaml:4:1: error: YAML syntax error") || run.stderr.contains("web.yaml:"), "\(run.stderr)")
+        #expect(!run.output.contains("destroy"), "\(run.output)")
+        let rows = try #require(h.json(h.converge("get", "sandboxes", "--json").stdout) as? [[String: Any]])
+        #expect(rows.map { $0["observedState"] as? String } == ["running", "running", "paused"])
+        #expect(h.converge("plan", h.specs).stdout.contains("held at its last good spec"))
+    }
+
+    @Test("usage errors exit 64; help exits 0")
+    func usage() throws {
+        let h = try CLIHarness()
+        #expect(h.converge("frobnicate").status == 64)
+        #expect(h.converge("plan").status == 64)
+        #expect(h.converge("get", "gadgets").status == 64)
+        #expect(h.converge("apply", h.specs, "--max-destroy", "x").status == 64)
+        #expect(CLIHarness.exec([CLIHarness.product("converge"), "--help"]).status == 0)
+    }
+
+    @Test("a second writer on the same state directory is refused; readers still work")
+    func singleWriter() throws {
+        let h = try CLIHarness()
+        #expect(h.converge("apply", h.specs).status == 0)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = ["\(h.state)/converge.lock", "sleep", "3"]
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 0.3)
+        let second = h.converge("apply", h.specs)
+        #expect(second.status == 1 && second.stderr.contains("another converge apply or run"), "\(second.output)")
+        #expect(h.converge("get", "sandboxes").status == 0)
+    }
+}
+
+enum CLIUserStoryHelpers {
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
+    }
+}
