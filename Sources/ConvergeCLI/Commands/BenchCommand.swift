@@ -1,15 +1,254 @@
-/// `converge bench`: benchmarks (filled in below).
+import Drivers
+import Foundation
+import Glibc
+import Reconciler
+import Resources
+
+/// `converge bench plan|apply`: the benchmarks of the core, printed as figures.
+///
+/// - `plan`: generates N sandbox specs, then times load + validate and plan (against an
+///   empty host and against a host where all N already run), R rounds, median and min.
+/// - `apply`: creates N sandboxes on the simulator (timed once), then times a no-op
+///   `apply` R rounds. `--keep DIR` leaves the specs and the running sandboxes in DIR so
+///   the same no-op apply can be timed as a whole process from outside.
 struct BenchCommand: Command {
     static let name = "bench"
-    static let abstract = "run the benchmarks"
-    static let usage = "converge bench"
+    static let abstract = "run the benchmarks (plan over N specs, no-op apply over N sandboxes)"
+    static let usage = "converge bench plan|apply [--count N] [--rounds R] [--per-file K] [--keep DIR] [--sim PATH]"
     static let hidden = true
 
+    var which: String
+    var count: Int?
+    var rounds: Int
+    var perFile: Int
+    var keep: String?
+    var simulator: String?
+    var json: Bool
+
     init(parsing arguments: inout Arguments) throws {
-        _ = try arguments.positionals(min: 0, max: 0, usage: Self.usage)
+        json = arguments.global.json
+        count = try arguments.int("--count")
+        rounds = max(1, try arguments.int("--rounds") ?? 5)
+        perFile = max(1, try arguments.int("--per-file") ?? 100)
+        keep = try arguments.value("--keep")
+        simulator = try arguments.value("--sim")
+        which = try arguments.positionals(min: 1, max: 1, usage: Self.usage)[0]
+        guard which == "plan" || which == "apply" else { throw UsageError("usage: \(Self.usage)") }
     }
 
     func run() async throws {
-        throw CLIError("not yet")
+        if which == "plan" { try await planBenchmark(count ?? 10_000) } else { try await applyBenchmark(count ?? 200) }
+    }
+
+    // MARK: - plan
+
+    private func planBenchmark(_ n: Int) async throws {
+        let dir = keep ?? NSTemporaryDirectory() + "converge-bench-\(getpid())"
+        defer { if keep == nil { try? FileManager.default.removeItem(atPath: dir) } }
+        try BenchSpecs.write(count: n, perFile: perFile, to: dir)
+        var load: [Double] = [], planEmpty: [Double] = [], planSteady: [Double] = []
+        var actions = 0
+        for _ in 0..<rounds {
+            let t0 = Date()
+            let specs = try SpecLoader.load(directory: dir)
+            let t1 = Date()
+            guard specs.isValid, specs.resources.count == n + 2 else { throw CLIError("generated specs did not validate: \(specs.diagnostics.prefix(3))") }
+            let plan = Planner.plan(desired: specs.resources, observed: ObservedState(), defaults: HostDefaults())
+            let t2 = Date()
+            let world = BenchSpecs.converged(specs)
+            let t3 = Date()
+            let steady = Planner.plan(desired: specs.resources, observed: world, defaults: HostDefaults())
+            let t4 = Date()
+            guard steady.isEmpty else { throw CLIError("a converged world planned \(steady.actions.count) actions") }
+            actions = plan.actions.count
+            load.append(t1.timeIntervalSince(t0)); planEmpty.append(t2.timeIntervalSince(t1)); planSteady.append(t4.timeIntervalSince(t3))
+        }
+        let report = BenchReport(benchmark: "plan", count: n, rounds: rounds, figures: [
+            .init("load + validate \(n) specs (\(n / perFile + 1) files)", load),
+            .init("plan against an empty host (\(actions) actions)", planEmpty),
+            .init("plan against a converged host (0 actions)", planSteady),
+            .init("load + validate + plan (empty host)", zip(load, planEmpty).map { $0 + $1 }),
+        ], peakRSSKiB: BenchReport.peakRSS())
+        try report.print(json: json)
+        if keep != nil { Output.progress("specs kept in \(dir); time a whole process with: converge plan \(dir) --state DIR") }
+    }
+
+    // MARK: - apply
+
+    private func applyBenchmark(_ n: Int) async throws {
+        let root = keep ?? "/tmp/cvg-bench-\(getpid())"
+        let specsDir = "\(root)/specs", state = "\(root)/state"
+        let sim = simulator ?? Self.siblingSimulator()
+        guard FileManager.default.isExecutableFile(atPath: sim) else {
+            throw CLIError("simulator \(sim) not found; build it (swift build --product cloud-hypervisor-sim) or pass --sim PATH")
+        }
+        try BenchSpecs.prepareHost(state: state, simulator: sim)
+        try BenchSpecs.write(count: n, perFile: perFile, to: specsDir)
+        var global = GlobalOptions()
+        global.stateDirectory = state
+        let wiring = try Wiring(global)
+        let specs = try SpecLoader.load(directory: specsDir)
+        var options = ApplyOptions()
+        options.plan.force = true
+        options.allowEmpty = true
+
+        let t0 = Date()
+        let created = try await wiring.reconciler.apply(specs, options: options)
+        let createSeconds = Date().timeIntervalSince(t0)
+        guard created.converged else { throw CLIError("setup did not converge: \(created.failed.prefix(3))") }
+        var noop: [Double] = []
+        for _ in 0..<rounds {
+            let t = Date()
+            let report = try await wiring.reconciler.apply(try SpecLoader.load(directory: specsDir), options: options)
+            noop.append(Date().timeIntervalSince(t))
+            guard report.outcomes.isEmpty, report.converged else { throw CLIError("a no-op apply did \(report.outcomes.count) actions") }
+        }
+        let observeOnly = try await (0..<rounds).asyncMap { _ in
+            let t = Date()
+            _ = try await wiring.reconciler.observe()
+            return Date().timeIntervalSince(t)
+        }
+        let report = BenchReport(benchmark: "apply", count: n, rounds: rounds, figures: [
+            .init("create \(n) sandboxes from nothing (one apply)", [createSeconds]),
+            .init("no-op apply over \(n) running sandboxes (load + observe + plan + record)", noop),
+            .init("observe \(n) sandboxes (pid + start time + vm.info each)", observeOnly),
+        ], peakRSSKiB: BenchReport.peakRSS())
+        if keep == nil {
+            let empty = "\(root)/empty"
+            try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+            _ = try await wiring.reconciler.apply(try SpecLoader.load(directory: empty), options: options)
+            try? FileManager.default.removeItem(atPath: root)
+        } else {
+            Output.progress("\(n) sandboxes left running; whole-process no-op apply: converge apply \(specsDir) --state \(state); tear down: converge apply EMPTY_DIR --state \(state) --allow-empty --force")
+        }
+        try report.print(json: json)
+    }
+
+    static func siblingSimulator() -> String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("cloud-hypervisor-sim").path
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
+
+/// Generated inputs for the benchmarks.
+enum BenchSpecs {
+    /// `count` sandboxes, `perFile` documents a file, plus a pool and a policy.
+    static func write(count: Int, perFile: Int, to dir: String) throws {
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+        apiVersion: converge.dev/v1
+        kind: TapPool
+        metadata: {name: default}
+        spec: {size: 4, subnet: 10.128.0.0/10, guest: {gateway: 192.168.0.1/24, address: 192.168.0.2}}
+        ---
+        apiVersion: converge.dev/v1
+        kind: BalloonPolicy
+        metadata: {name: default}
+        spec: {interval: 30s}
+
+        """.write(toFile: "\(dir)/shared.yaml", atomically: true, encoding: .utf8)
+        for file in stride(from: 0, to: count, by: perFile) {
+            var text = ""
+            for i in file..<min(count, file + perFile) {
+                text += """
+                apiVersion: converge.dev/v1
+                kind: Sandbox
+                metadata:
+                  name: sb-\(i)
+                  labels: {team: t\(i % 7)}
+                spec:
+                  cpus: \(1 + i % 2)
+                  memory: \(1 + i % 2)Gi
+                  disk: 4Gi
+                  limits: {cpus: 4, memory: 4Gi}
+                  source: {image: bench-base}
+                  network: {pool: default}
+                  balloon: {policy: default}
+                ---
+
+                """
+            }
+            try text.write(toFile: "\(dir)/sandboxes-\(file / perFile).yaml", atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// The world after a successful apply of `specs`.
+    static func converged(_ specs: SpecSet) -> ObservedState {
+        var world = ObservedState()
+        for resource in specs.resources.values {
+            switch resource.body {
+            case .sandbox(let s):
+                world.sandboxes[resource.name] = ObservedSandbox(name: resource.name, config: SandboxConfig(resolving: s, defaults: HostDefaults()),
+                                                                 intendedState: s.state, vm: .running, process: ProcessIdentity(pid: 1, startTime: 1))
+            case .tapPool: world.pools[resource.name] = AppliedRecord(body: resource.body)
+            case .balloonPolicy: world.policies[resource.name] = AppliedRecord(body: resource.body)
+            case .snapshot: break
+            }
+        }
+        return world
+    }
+
+    static func prepareHost(state: String, simulator: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: "\(state)/ch/kernels", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: "\(state)/ch/images", withIntermediateDirectories: true)
+        fm.createFile(atPath: "\(state)/ch/kernels/vmlinux", contents: Data("placeholder kernel".utf8))
+        try "CH_BINARY: \(simulator)\n".write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
+        let image = "\(state)/ch/images/bench-base.qcow2"
+        if !fm.fileExists(atPath: image) {
+            let result = try Spawn.runToCompletionForCLI(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", image, "1G"])
+            guard result == 0 else { throw CLIError("qemu-img create \(image) failed") }
+        }
+    }
+}
+
+/// Benchmark figures: each as min / median / max over its rounds, and peak RSS.
+struct BenchReport: Encodable {
+    struct Figure: Encodable {
+        var name: String
+        var seconds: [Double]
+        var medianMilliseconds: Double
+        var minMilliseconds: Double
+        var maxMilliseconds: Double
+
+        init(_ name: String, _ seconds: [Double]) {
+            self.name = name
+            self.seconds = seconds
+            let sorted = seconds.sorted()
+            medianMilliseconds = sorted[sorted.count / 2] * 1000
+            minMilliseconds = sorted.first! * 1000
+            maxMilliseconds = sorted.last! * 1000
+        }
+    }
+
+    var benchmark: String
+    var count: Int
+    var rounds: Int
+    var figures: [Figure]
+    var peakRSSKiB: Int
+
+    static func peakRSS() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss
+    }
+
+    func print(json: Bool) throws {
+        if json { try Output.json(self); return }
+        Swift.print("benchmark \(benchmark), N = \(count), \(rounds) round\(rounds == 1 ? "" : "s"), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        for f in figures {
+            let label = f.name.padding(toLength: max(f.name.count, 78), withPad: " ", startingAt: 0)
+            Swift.print("  \(label) median \(String(format: "%8.1f", f.medianMilliseconds)) ms  (min \(String(format: "%.1f", f.minMilliseconds)), max \(String(format: "%.1f", f.maxMilliseconds)))")
+        }
+        Swift.print("  peak RSS of this process: \(peakRSSKiB / 1024) MiB")
     }
 }

@@ -43,7 +43,7 @@ extension CloudHypervisor {
                 var results: [ObservedSandbox] = []
                 var next = 0
                 // Bounded fan-out: hundreds of sandboxes, a handful of sockets at a time.
-                for _ in 0..<min(16, names.count) {
+                for _ in 0..<min(32, names.count) {
                     let name = names[next]; next += 1
                     group.addTask { await observe(name) }
                 }
@@ -194,7 +194,13 @@ extension CloudHypervisor {
             meta.process = identity
             // Record the pid before anything else can fail, so the next pass finds the process.
             try await journal.step("ch.record.pid") { try meta.write(to: layout.metadata(name)) }
-            try await bootExisting(name, &meta, process: identity, journal: journal)
+            do {
+                try await bootExisting(name, &meta, process: identity, journal: journal)
+            } catch {
+                // A half-started VMM is torn down, so the next pass starts from a clean slate.
+                try? await stopVMM(name, meta, identity, journal: journal)
+                throw error
+            }
         }
 
         /// vm.create (unless a config is stored) then vm.boot, on a live VMM.

@@ -48,7 +48,7 @@ enum Blocking {
 }
 
 /// posix_spawn wrappers.
-enum Spawn {
+public enum Spawn {
     /// Starts `argv` in its own process group with stdin from /dev/null and stdout and
     /// stderr appended to `logPath`. Does not wait.
     static func detached(_ argv: [String], logPath: String, environment: [String: String]? = nil) throws -> Int32 {
@@ -145,3 +145,10 @@ private func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> 
 /// glibc ≥ 2.34's posix_spawn_file_actions_addclosefrom_np, not exported by Swift's Glibc module.
 @_silgen_name("posix_spawn_file_actions_addclosefrom_np")
 private func systemAddCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
+
+extension Spawn {
+    /// Runs `argv` to completion and returns its exit status (for tools and benchmarks).
+    public static func runToCompletionForCLI(_ argv: [String]) throws -> Int32 {
+        try runToCompletion(argv).status
+    }
+}

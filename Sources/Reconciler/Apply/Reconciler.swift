@@ -54,17 +54,19 @@ public actor Reconciler {
 
     /// The specs to converge to, with the resources of invalid files frozen at their last good spec.
     public func desired(from specs: SpecSet) async throws -> DesiredState {
-        let stored = try await store.lastGoodSpecs()
+        let stored = try await store.specHeaders()
         var resources = specs.resources
         var frozen: [ResourceID] = []
-        for (id, spec) in stored where resources[id] == nil {
-            if specs.declaredInInvalidFiles.contains(id) || specs.invalidFiles.contains(spec.resource.origin.file) {
+        for (id, header) in stored where resources[id] == nil {
+            if specs.declaredInInvalidFiles.contains(id) || specs.invalidFiles.contains(header.file),
+               let spec = try await store.lastGoodSpec(id) {
                 resources[id] = spec.resource
                 frozen.append(id)
             }
         }
         var generations = stored.mapValues(\.generation)
-        for (id, resource) in specs.resources where stored[id]?.hash != resource.contentHash {
+        for (id, resource) in specs.resources {
+            if let header = stored[id], header.hash == resource.contentHash { continue }
             generations[id] = (stored[id]?.generation ?? 0) + 1
         }
         return DesiredState(resources: resources, frozen: frozen.sorted(), generations: generations)
@@ -186,25 +188,35 @@ public actor Reconciler {
         let pending = Set(plan.actions.map(\.id))
         let held = Set(plan.heldBack.map(\.id))
         let blocked = Dictionary(plan.findings.filter { $0.severity == .blocked }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var rows: [(ResourceID, Condition)] = []
         for id in desired.resources.keys.sorted() {
             let generation = desired.generations[id] ?? 1
+            func set(_ type: String, _ status: Bool, _ reason: String, _ message: String) {
+                rows.append((id, Condition(type: type, status: status, reason: reason, message: message, observedGeneration: generation)))
+            }
             if let error = failed[id] {
-                try await store.setCondition(id, Condition(type: "Ready", status: false, reason: "ActionFailed", message: error, observedGeneration: generation))
-                try await store.setCondition(id, Condition(type: "Degraded", status: true, reason: "ActionFailed", message: error, observedGeneration: generation))
+                set("Ready", false, "ActionFailed", error)
+                set("Progressing", false, "ActionFailed", error)
+                set("Degraded", true, "ActionFailed", error)
             } else if let finding = blocked[id] {
-                try await store.setCondition(id, Condition(type: "Ready", status: false, reason: finding.reason, message: finding.message, observedGeneration: generation))
-                try await store.setCondition(id, Condition(type: "Degraded", status: true, reason: finding.reason, message: finding.message, observedGeneration: generation))
+                set("Ready", false, finding.reason, finding.message)
+                set("Progressing", false, finding.reason, finding.message)
+                set("Degraded", true, finding.reason, finding.message)
             } else if pending.contains(id) || held.contains(id) {
-                try await store.setCondition(id, Condition(type: "Ready", status: false, reason: "Progressing", message: "actions remain", observedGeneration: generation))
-                try await store.setCondition(id, Condition(type: "Progressing", status: true, reason: "ActionsPending", message: "actions remain", observedGeneration: generation))
+                let why = held.contains(id) ? "held back by the prune guard" : "actions remain"
+                set("Ready", false, "Progressing", why)
+                set("Progressing", true, held.contains(id) ? "HeldBack" : "ActionsPending", why)
+                set("Degraded", false, "Progressing", "")
+            } else if desired.frozen.contains(id) {
+                set("Ready", false, "SpecInvalid", "its spec file is invalid; held at the last good spec")
+                set("Progressing", false, "SpecInvalid", "")
+                set("Degraded", true, "SpecInvalid", "its spec file is invalid; held at the last good spec")
             } else {
-                let frozen = desired.frozen.contains(id)
-                try await store.setCondition(id, Condition(type: "Ready", status: !frozen, reason: frozen ? "SpecInvalid" : "Converged",
-                                                           message: frozen ? "its spec file is invalid; held at the last good spec" : "matches its spec",
-                                                           observedGeneration: generation))
-                try await store.setCondition(id, Condition(type: "Progressing", status: false, reason: "Converged", message: "", observedGeneration: generation))
-                try await store.setCondition(id, Condition(type: "Degraded", status: frozen, reason: frozen ? "SpecInvalid" : "Converged", message: "", observedGeneration: generation))
+                set("Ready", true, "Converged", "matches its spec")
+                set("Progressing", false, "Converged", "")
+                set("Degraded", false, "Converged", "")
             }
         }
+        try await store.setConditions(rows)
     }
 }

@@ -21,11 +21,19 @@ public actor Store {
 
     // MARK: - Specs
 
+    /// What is known of a stored spec without decoding it.
+    public struct SpecHeader: Sendable, Equatable {
+        public var file: String
+        public var line: Int
+        public var generation: Int
+        public var hash: String
+    }
+
     /// Records the specs of valid files as last good, bumping a resource's generation when
     /// its content changed. Returns every resource's generation.
     @discardableResult
     public func recordSpecs(_ resources: [Resource]) throws -> [ResourceID: Int] {
-        let known = try lastGoodSpecs()
+        let known = try specHeaders()
         return try db.inTransaction {
             var generations: [ResourceID: Int] = [:]
             for resource in resources {
@@ -33,7 +41,7 @@ public actor Store {
                 let previous = known[resource.id]
                 let generation = previous.map { $0.hash == hash ? $0.generation : $0.generation + 1 } ?? 1
                 generations[resource.id] = generation
-                if previous?.hash == hash && previous?.resource.origin == resource.origin { continue }
+                if previous?.hash == hash && previous?.file == resource.origin.file && previous?.line == resource.origin.mark.line { continue }
                 let json = String(decoding: try encoder.encode(resource), as: UTF8.self)
                 try db.run("""
                     INSERT INTO specs (kind, name, file, line, generation, hash, resource_json, updated_at) VALUES (?,?,?,?,?,?,?,?)
@@ -44,6 +52,25 @@ public actor Store {
             }
             return (generations, .commit)
         }
+    }
+
+    /// File, line, generation and hash of every stored spec; cheap (no JSON decoding).
+    public func specHeaders() throws -> [ResourceID: SpecHeader] {
+        var result: [ResourceID: SpecHeader] = [:]
+        for row in try db.rows("SELECT kind, name, file, line, generation, hash FROM specs") {
+            guard let kind = row[0].text.flatMap(ResourceKind.init(rawValue:)), let name = row[1].text else { continue }
+            result[ResourceID(kind, name)] = SpecHeader(file: row[2].text ?? "", line: Int(row[3].integer ?? 0),
+                                                        generation: Int(row[4].integer ?? 1), hash: row[5].text ?? "")
+        }
+        return result
+    }
+
+    /// The stored spec of one resource, decoded.
+    public func lastGoodSpec(_ id: ResourceID) throws -> StoredSpec? {
+        guard let row = try db.rows("SELECT resource_json, generation, hash FROM specs WHERE kind = ? AND name = ?",
+                                    [.text(id.kind.rawValue), .text(id.name)]).first,
+              let json = row[0].text, let resource = try? decoder.decode(Resource.self, from: Data(json.utf8)) else { return nil }
+        return StoredSpec(resource: resource, generation: Int(row[1].integer ?? 1), hash: row[2].text ?? "")
     }
 
     public func lastGoodSpecs() throws -> [ResourceID: StoredSpec] {
@@ -171,6 +198,18 @@ public actor Store {
 
     /// Sets a condition; `changedAt` moves only when its status flips.
     public func setCondition(_ id: ResourceID, _ condition: Condition) throws {
+        try writeCondition(id, condition)
+    }
+
+    /// Sets many conditions in one transaction (one commit instead of one per row).
+    public func setConditions(_ conditions: [(ResourceID, Condition)]) throws {
+        try db.inTransaction {
+            for (id, condition) in conditions { try writeCondition(id, condition) }
+            return ((), .commit)
+        }
+    }
+
+    private func writeCondition(_ id: ResourceID, _ condition: Condition) throws {
         try db.run("""
             INSERT INTO conditions (kind, name, type, status, reason, message, observed_generation, changed_at) VALUES (?,?,?,?,?,?,?,?)
             ON CONFLICT(kind, name, type) DO UPDATE SET reason=excluded.reason, message=excluded.message,

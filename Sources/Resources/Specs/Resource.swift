@@ -40,7 +40,7 @@ public struct Resource: Hashable, Sendable, Codable {
     /// position): equal fingerprints mean nothing to converge.
     public var contentHash: String {
         var hasher = FNV1a()
-        hasher.add("\(body)")
+        hasher.add(body.canonical)
         for key in labels.keys.sorted() { hasher.add("\(key)=\(labels[key]!)") }
         return hasher.hex
     }
@@ -63,5 +63,25 @@ struct FNV1a {
     var hex: String {
         let s = String(state, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
+    }
+}
+
+extension ResourceBody {
+    /// Every field, in a fixed order: the input of `contentHash`. Written by hand because
+    /// reflection (`String(describing:)`) is slow and its format is not a contract.
+    var canonical: String {
+        func q(_ v: Quantity?) -> String { v.map { "\($0.bytes)" } ?? "-" }
+        switch self {
+        case .sandbox(let s):
+            return ["sandbox", s.runtime.rawValue, s.state.rawValue, s.cpus.map(String.init) ?? "-", q(s.memory), q(s.disk),
+                    s.limits?.cpus.map(String.init) ?? "-", q(s.limits?.memory), s.limits == nil ? "nolimits" : "limits",
+                    "\(s.source)", s.networkPool ?? "-", s.balloonPolicy ?? "-", s.gpus.joined(separator: ",")].joined(separator: "|")
+        case .snapshot(let s):
+            return ["snapshot", "\(s.source)", "\(s.memory)"].joined(separator: "|")
+        case .tapPool(let p):
+            return ["tappool", "\(p.size)", "\(p.subnet)", "\(p.guestGateway)", "\(p.guestAddress)", "\(p.nat)"].joined(separator: "|")
+        case .balloonPolicy(let b):
+            return ["balloon", "\(b.interval.milliseconds)", q(b.minVM), q(b.buffer), "\(b.bufferRatio)"].joined(separator: "|")
+        }
     }
 }

@@ -18,7 +18,7 @@ public enum SandboxSource: Hashable, Sendable, Codable, CustomStringConvertible 
 
     public var description: String {
         switch self {
-        case .image(let n): "image \(n)"
+        case .image(let n): "image \(n)"  // also part of the content hash: keep stable
         case .snapshot(let n): "snapshot \(n)"
         case .fork(let n): "fork of \(n)"
         }
