@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "converge", targets: ["converge"]),
-        // SIM .executable(name: "cloud-hypervisor-sim", targets: ["cloud-hypervisor-sim"]),
+        .executable(name: "cloud-hypervisor-sim", targets: ["cloud-hypervisor-sim"]),
     ],
     targets: [
         // MARK: - C libraries from Debian -dev packages
@@ -16,16 +16,21 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"])]),
+        // nftables rules written from inside a slot's namespace without spawning `nft`.
+        .systemLibrary(name: "CNFTables", path: "Sources/CNFTables", pkgConfig: "libnftables",
+                       providers: [.apt(["libnftables-dev"])]),
+        // setns, unshare, bind mounts and TUNSETIFF, which Swift's Glibc module hides.
+        .target(name: "CNetShim", path: "Sources/CNetShim"),
 
         // MARK: - Layers: Resources → Reconciler → Drivers → CLI
-        .target(name: "Resources", dependencies: ["CYAML"], swiftSettings: strict),
-        .target(name: "Reconciler", dependencies: ["Resources", "CSQLite"], swiftSettings: strict),
-        .target(name: "Drivers", dependencies: ["Reconciler", "Resources"], swiftSettings: strict),
+        .target(name: "Resources", dependencies: ["CYAML"], exclude: ["README.md"], swiftSettings: strict),
+        .target(name: "Reconciler", dependencies: ["Resources", "CSQLite"], exclude: ["README.md"], swiftSettings: strict),
+        .target(name: "Drivers", dependencies: ["Reconciler", "Resources", "CNetShim", "CNFTables"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "ConvergeCLI", dependencies: ["Resources", "Reconciler", "Drivers"], swiftSettings: strict),
         .executableTarget(name: "converge", dependencies: ["ConvergeCLI"], swiftSettings: strict),
 
         // MARK: - Test doubles of the outside world
-        // SIM .executableTarget(name: "cloud-hypervisor-sim", path: "Sources/cloud-hypervisor-sim", swiftSettings: strict),
+        .executableTarget(name: "cloud-hypervisor-sim", path: "Sources/cloud-hypervisor-sim", exclude: ["README.md"], swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["Reconciler", "Resources"], swiftSettings: strict),
 
         // MARK: - Tests
@@ -33,6 +38,6 @@ let package = Package(
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Resources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "Reconciler", "Resources"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
-        // SIM .testTarget(name: "SimulatorTests", dependencies: [], path: "Tests/SimulatorTests", swiftSettings: strict),
+        .testTarget(name: "SimulatorTests", dependencies: [], path: "Tests/SimulatorTests", swiftSettings: strict),
     ]
 )

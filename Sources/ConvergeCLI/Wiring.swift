@@ -21,8 +21,10 @@ struct Wiring {
             throw CLIError(diagnostic.rendered(source: source))
         }
         store = try Store(path: "\(state)/converge.db")
-        let ch = CloudHypervisor.Runtime(config: host)
-        reconciler = Reconciler(store: store, runtimes: [ch], network: RecordedNetwork(directory: host.networkRecords),
+        let network = SlotNetwork(directory: host.networkRecords, prefix: try host.networkPrefix())
+        var ch = CloudHypervisor.Runtime(config: host)
+        ch.network = network
+        reconciler = Reconciler(store: store, runtimes: [ch], network: network,
                                 snapshots: UnimplementedSnapshots(), defaults: try host.defaults())
     }
 

@@ -16,7 +16,7 @@ public struct HostConfig: Sendable {
         "CH_INITRAMFS_PATH", "CH_FIRMWARE_PATH", "CH_BASE_IMAGE_PATH", "CH_CMDLINE", "CH_DEFAULT_CPUS", "CH_DEFAULT_MEMORY_MB",
         "CH_DEFAULT_DISK_GB", "CVD_PATH", "CVD_ADB_PATH", "CVD_HOME", "CVD_ARTIFACTS_PATH", "CVD_INSTANCES_PATH",
         "CVD_ADB_BASE_PORT", "CVD_MAX_INSTANCES", "CVD_DEFAULT_CPUS", "CVD_DEFAULT_MEMORY_MB", "QEMU_BINARY", "QEMU_ACCEL",
-        "QEMU_MACHINE", "QEMU_KERNEL_PATH", "QEMU_INITRAMFS_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH",
+        "QEMU_MACHINE", "QEMU_KERNEL_PATH", "QEMU_INITRAMFS_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH", "CONVERGE_NET_PREFIX",
     ]
 
     /// Loads `file` (if given, or `STATE/config.yaml` if present) and the environment.
@@ -70,6 +70,17 @@ public struct HostConfig: Sendable {
     public var chCmdline: String { values["CH_CMDLINE"] ?? "console=ttyS0 root=/dev/vda1 rw" }
     public var qemuImg: String? { values["QEMU_IMG"] }
     public var networkRecords: String { path("CONVERGE_NETWORK_PATH", default: "network") }
+
+    /// The first letters of every network object's name (namespaces, links, the nftables
+    /// table): `cvg` by default; 1 to 5 lowercase letters or digits, so that interface
+    /// names fit in 15 bytes. Tests use their own prefix so they never touch the host's.
+    public func networkPrefix() throws -> String {
+        let value = values["CONVERGE_NET_PREFIX"] ?? "cvg"
+        guard (1...5).contains(value.count), value.allSatisfy({ ($0.isLowercase || $0.isNumber) && $0.isASCII }), value.first!.isLetter else {
+            throw HostConfigError(name: "CONVERGE_NET_PREFIX", value: value, expected: "1 to 5 lowercase letters or digits, starting with a letter")
+        }
+        return value
+    }
 
     /// Defaults for what sandbox specs leave out.
     public func defaults() throws -> HostDefaults {

@@ -86,11 +86,31 @@ public struct FakeFailure: Error, Sendable, CustomStringConvertible {
 
 /// An in-memory `HostNetwork`.
 public actor FakeNetwork: HostNetwork {
-    public private(set) var pools: [String: AppliedRecord] = [:]
+    public private(set) var pools: [String: ObservedPool] = [:]
+    public private(set) var claims: [String: NetworkSlot] = [:]
     public init() {}
-    public func observePools() -> [String: AppliedRecord] { pools }
-    public func ensurePool(_ name: String, spec: TapPoolSpec, journal: StepJournal) { pools[name] = AppliedRecord(body: .tapPool(spec)) }
+    public func observePools() -> [String: ObservedPool] { pools }
+    public func ensurePool(_ name: String, spec: TapPoolSpec, journal: StepJournal) {
+        let claimed = claims.values.filter { $0.pool == name }.count
+        pools[name] = ObservedPool(spec: spec, ready: spec.size, claimed: claimed)
+    }
     public func removePool(_ name: String, journal: StepJournal) { pools[name] = nil }
+    public func claim(pool: String, for sandbox: String, journal: StepJournal) throws -> NetworkSlot {
+        if let slot = claims[sandbox] { return slot }
+        guard pools[pool] != nil else { throw FakeFailure(call: "no pool \(pool)") }
+        let slot = NetworkSlot(pool: pool, index: claims.count, namespace: "fake-\(pool)-\(claims.count)", tap: "tap0",
+                               guestAddress: "192.168.0.2", guestGateway: "192.168.0.1/24", slotAddress: "10.0.0.2")
+        claims[sandbox] = slot
+        pools[pool]?.ready -= 1
+        pools[pool]?.claimed += 1
+        return slot
+    }
+    public func release(sandbox: String, journal: StepJournal) {
+        guard let slot = claims.removeValue(forKey: sandbox) else { return }
+        pools[slot.pool]?.claimed -= 1
+    }
+    /// Simulates parts of slots deleted by hand.
+    public func breakSlots(_ pool: String, _ n: Int) { pools[pool]?.broken += n; pools[pool]?.ready -= n }
 }
 
 /// An in-memory `SnapshotDriver`.

@@ -66,6 +66,9 @@ enum Simulator {
             socket: socket, signals: signals, vmm: vmm, knobs: knobs, noShutdown: options.noShutdown,
             requestLog: requestLog, eventLog: eventLog)
         eventLog.write("API server ready; pid \(getpid())")
+        if !options.ignored.isEmpty {
+            eventLog.write("accepted without effect: " + options.ignored.map { $0.flag + ($0.value.map { " " + $0 } ?? "") }.joined(separator: " "))
+        }
 
         do throws(APIError) {
             if let bootConfig {

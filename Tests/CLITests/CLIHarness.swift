@@ -7,6 +7,8 @@ final class CLIHarness: @unchecked Sendable {
     let root: String
     let specs: String
     let state: String
+    /// Network objects of this run start with it, so tests never touch another run's.
+    let netPrefix = "c" + String((0..<4).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
 
     struct Run {
         var status: Int32
@@ -23,7 +25,7 @@ final class CLIHarness: @unchecked Sendable {
         try fm.createDirectory(atPath: "\(state)/ch/kernels", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: "\(state)/ch/images", withIntermediateDirectories: true)
         fm.createFile(atPath: "\(state)/ch/kernels/vmlinux", contents: Data("kernel".utf8))
-        try "CH_BINARY: \(Self.product("cloud-hypervisor-sim", override: "CH_SIM_BINARY"))\n".write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
+        try "CH_BINARY: \(Self.product("cloud-hypervisor-sim", override: "CH_SIM_BINARY"))\nCONVERGE_NET_PREFIX: \(netPrefix)\n".write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
         for image in ["ubuntu-base.1", "ubuntu-base.2"] {
             let r = Self.exec(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", "\(state)/ch/images/\(image).qcow2", "1G"])
             precondition(r.status == 0, r.stderr)
@@ -34,7 +36,12 @@ final class CLIHarness: @unchecked Sendable {
     }
 
     deinit {
+        // Converge's own destroy path first; then anything of this run's naming, by hand.
+        let empty = "\(root)/empty-for-cleanup"
+        try? FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        _ = converge("apply", empty, "--allow-empty", "--force")
         for pid in vmmPIDs() { kill(pid, SIGKILL) }
+        NetworkCleanup.remove(prefix: netPrefix)
         try? FileManager.default.removeItem(atPath: root)
     }
 
@@ -100,3 +107,30 @@ final class CLIHarness: @unchecked Sendable {
 }
 
 struct HarnessError: Error { var message: String }
+
+/// Removes every namespace, link and nftables table whose name starts with a test run's
+/// prefix (only those: never anything else on the host).
+enum NetworkCleanup {
+    static func remove(prefix: String) {
+        let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        for ns in namespaces where ns.hasPrefix(prefix + "-") { _ = CLIHarness.exec([tool("ip"), "netns", "delete", ns]) }
+        for link in links() where link.hasPrefix(prefix) { _ = CLIHarness.exec([tool("ip"), "link", "delete", link]) }
+        _ = CLIHarness.exec([tool("nft"), "delete", "table", "ip", "converge_\(prefix)"])
+    }
+
+    /// A system tool's path (iproute2 and nftables live in /usr/sbin or /sbin on Debian).
+    static func tool(_ name: String) -> String {
+        for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+            return "\(dir)/\(name)"
+        }
+        return name
+    }
+
+    static func links() -> [String] {
+        CLIHarness.exec([tool("ip"), "-o", "link", "show"]).stdout.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: ":")
+            guard parts.count > 1 else { return nil }
+            return parts[1].trimmingCharacters(in: .whitespaces).split(separator: "@").first.map(String.init)
+        }
+    }
+}

@@ -16,7 +16,7 @@ struct PlannerTests {
 
     func world(_ sandboxes: [ObservedSandbox], pools: [Resource] = [], policies: [Resource] = []) -> ObservedState {
         ObservedState(sandboxes: Dictionary(uniqueKeysWithValues: sandboxes.map { ($0.name, $0) }),
-                      pools: Dictionary(uniqueKeysWithValues: pools.map { ($0.name, AppliedRecord(body: $0.body)) }),
+                      pools: Dictionary(uniqueKeysWithValues: pools.map { ($0.name, ObservedPool(spec: $0.tapPool!, ready: $0.tapPool!.size)) }),
                       policies: Dictionary(uniqueKeysWithValues: policies.map { ($0.name, AppliedRecord(body: $0.body)) }))
     }
 
@@ -112,6 +112,19 @@ struct PlannerTests {
         let after = Build.sandbox("s", state: .stopped, memory: .gibibytes(8), disk: .gibibytes(30))
         let p = plan([after], world([Build.observed(before, vm: .absent)]))
         #expect(lines(p) == ["~ Sandbox/s update", "~ Sandbox/s grow-disk"])
+    }
+
+    @Test("a pool missing ready slots is refilled, broken slots repaired; sandboxes do not wait for a refill")
+    func poolRefill() {
+        var observed = world([], pools: [Build.pool("net", size: 4)])
+        observed.pools["net"]?.ready = 1
+        let p = plan([Build.pool("net", size: 4), Build.sandbox("web", pool: "net")], observed)
+        #expect(lines(p) == ["~ TapPool/net update", "+ Sandbox/web create"])
+        #expect(p.actions[0].reason == "refill: 1 of 4 slots ready")
+        #expect(p.actions[1].dependsOn.isEmpty)
+        observed.pools["net"]?.ready = 4
+        observed.pools["net"]?.broken = 2
+        #expect(plan([Build.pool("net", size: 4)], observed).actions.first?.reason.hasPrefix("repair") == true)
     }
 
     @Test("a changed pool spec is an update")

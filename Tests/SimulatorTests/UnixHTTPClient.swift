@@ -48,11 +48,9 @@ final class UnixHTTPClient {
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard rc == 0 else {
-            let code = errno
-            close(fd)
-            throw ClientError(description: "connect(\(socketPath)): errno \(code)")
-        }
+        // No close here: every stored property is set, so `deinit` runs when init throws, and a
+        // second close could hit a descriptor number another test thread has reused.
+        guard rc == 0 else { throw ClientError(description: "connect(\(socketPath)): errno \(errno)") }
     }
 
     deinit { close(fd) }

@@ -189,7 +189,7 @@ enum BenchSpecs {
             case .sandbox(let s):
                 world.sandboxes[resource.name] = ObservedSandbox(name: resource.name, config: SandboxConfig(resolving: s, defaults: HostDefaults()),
                                                                  intendedState: s.state, vm: .running, process: ProcessIdentity(pid: 1, startTime: 1))
-            case .tapPool: world.pools[resource.name] = AppliedRecord(body: resource.body)
+            case .tapPool(let p): world.pools[resource.name] = ObservedPool(spec: p, ready: p.size)
             case .balloonPolicy: world.policies[resource.name] = AppliedRecord(body: resource.body)
             case .snapshot: break
             }

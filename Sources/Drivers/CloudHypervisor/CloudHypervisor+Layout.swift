@@ -57,6 +57,8 @@ extension CloudHypervisor {
         public var process: ProcessIdentity?
         public var socket: String
         public var createdAt: Double
+        /// The network slot this sandbox claimed, recorded before its VMM starts in it.
+        public var slot: NetworkSlot?
 
         static func read(_ path: String) -> Metadata? {
             guard let data = FileManager.default.contents(atPath: path),

@@ -18,6 +18,8 @@ extension CloudHypervisor {
         public let cmdline: String
         public let images: ImageResolver
         let disks: QemuImg
+        /// Where sandboxes with `network.pool` get their slot; nil runs VMMs without networking.
+        public var network: (any HostNetwork)?
         /// Extra environment for every VMM process (e.g. RUST_LOG), on top of Converge's own.
         public var vmmEnvironment: [String: String] = [:]
         /// How long to wait for a socket after exec, and for a process to exit.
@@ -126,7 +128,19 @@ extension CloudHypervisor {
                 try FileManager.default.createDirectory(atPath: layout.socketsDirectory, withIntermediateDirectories: true)
                 let existing = Metadata.read(layout.metadata(name))
                 try Metadata(name: name, config: config, intendedState: state, process: existing?.process,
-                             socket: layout.socket(name), createdAt: existing?.createdAt ?? Clock.now).write(to: layout.metadata(name))
+                             socket: layout.socket(name), createdAt: existing?.createdAt ?? Clock.now,
+                             slot: existing?.slot).write(to: layout.metadata(name))
+            }
+            if let pool = config.networkPool {
+                guard let network else {
+                    throw StepFailure(step: "network.slot.claim", message: "sandbox \(name) asks for pool \(pool) but this host has no network driver")
+                }
+                let slot = try await network.claim(pool: pool, for: name, journal: journal)
+                try await journal.step("ch.record.slot") {
+                    guard var meta = Metadata.read(layout.metadata(name)) else { return }
+                    meta.slot = slot
+                    try meta.write(to: layout.metadata(name))
+                }
             }
             let disk = layout.disk(name)
             if reuseDisk && FileManager.default.fileExists(atPath: disk) {
@@ -208,7 +222,7 @@ extension CloudHypervisor {
             let client = client(meta)
             let hasConfig = (try? await client.info()) != nil
             if !hasConfig {
-                let config = vmConfig(name, meta.config)
+                let config = vmConfig(name, meta.config, slot: meta.slot)
                 try await journal.step("ch.vm.create") { try await client.create(config) }
             }
             try await journal.step("ch.vm.boot") { try await client.boot() }
@@ -240,7 +254,15 @@ extension CloudHypervisor {
             // A stale socket of a dead VMM would make the wait below succeed too early.
             try AtomicFile.remove(socket)
             let environment = ProcessInfo.processInfo.environment.merging(vmmEnvironment) { _, new in new }
-            let pid = try Spawn.detached([binary, "--api-socket", "path=\(socket)"], logPath: layout.vmmLog(name), environment: environment)
+            let argv = [binary, "--api-socket", "path=\(socket)"]
+            let log = layout.vmmLog(name)
+            let pid: Int32
+            if let slot = meta.slot {
+                // Spawned from a thread inside the slot's namespace: the VMM lives there.
+                pid = try await NetworkNamespace.run(slot.namespace) { _ in try Spawn.detached(argv, logPath: log, environment: environment) }
+            } else {
+                pid = try Spawn.detached(argv, logPath: log, environment: environment)
+            }
             let deadline = Date().addingTimeInterval(startTimeout)
             let client = Client(socketPath: socket, timeout: 1)
             while Date() < deadline {
@@ -333,9 +355,16 @@ extension CloudHypervisor {
             let meta = Metadata.read(layout.metadata(name))
             let socket = meta?.socket ?? layout.socket(name)
             let probe = meta ?? Metadata(name: name, config: SandboxConfig(resolving: SandboxSpec(source: .image("-")), defaults: HostDefaults()),
-                                         intendedState: .stopped, process: nil, socket: socket, createdAt: 0)
+                                         intendedState: .stopped, process: nil, socket: socket, createdAt: 0, slot: nil)
             let live = await liveState(name, probe)
             try await stopVMM(name, probe, live.process, journal: journal)
+            if meta?.slot != nil, let network {
+                try await network.release(sandbox: name, journal: journal)
+                if var updated = Metadata.read(layout.metadata(name)) {
+                    updated.slot = nil
+                    try await journal.step("ch.record.update") { try updated.write(to: layout.metadata(name)) }
+                }
+            }
             guard !keepDisk else { return }
             try await journal.step("disk.remove") {
                 for file in [layout.disk(name), layout.disk(name) + ".tmp", layout.vmmLog(name), layout.serialLog(name)] {
@@ -360,7 +389,7 @@ extension CloudHypervisor {
         /// The `VmConfig` for a sandbox: boot-time ceilings for in-place resize (max_vcpus,
         /// hotplug_size with virtio-mem so memory also shrinks live) and a balloon device
         /// at size 0, so a BalloonPolicy can be attached later without a reboot.
-        func vmConfig(_ name: String, _ config: SandboxConfig) -> VmConfig {
+        func vmConfig(_ name: String, _ config: SandboxConfig, slot: NetworkSlot? = nil) -> VmConfig {
             let hotplug = config.maxMemory.bytes - config.memory.bytes
             return VmConfig(
                 cpus: CpusConfig(boot_vcpus: config.cpus, max_vcpus: config.maxCpus),
@@ -369,7 +398,7 @@ extension CloudHypervisor {
                 payload: PayloadConfig(kernel: firmware == nil ? kernel : nil, firmware: firmware,
                                        cmdline: firmware == nil ? cmdline : nil, initramfs: initramfs),
                 disks: [DiskConfig(path: layout.disk(name), readonly: nil, id: nil, image_type: nil)],
-                net: nil,
+                net: slot.map { [NetConfig(tap: $0.tap, ip: nil, mask: nil, mac: MACAddress.string(for: name), id: nil)] },
                 balloon: BalloonConfig(size: 0, deflate_on_oom: true, free_page_reporting: true),
                 serial: SerialConfig(mode: "File", file: layout.serialLog(name)),
                 console: ConsoleConfig(mode: "Off", file: nil),

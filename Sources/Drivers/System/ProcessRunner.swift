@@ -110,7 +110,7 @@ public enum Spawn {
         files(&actions)
         // The child gets exactly fds 0-2: a VMM that inherited a pipe (say, the terminal's
         // or a caller's) would keep it open for its whole life.
-        systemAddCloseFrom(&actions, 3)
+        _ = systemAddCloseFrom(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

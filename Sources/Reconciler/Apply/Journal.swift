@@ -21,7 +21,7 @@ struct StoreJournal: StepJournal {
     let id: ResourceID
     let action: String
 
-    func step<T: Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
+    func step<T: Sendable>(_ name: String, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T {
         CrashHook.shared.check(step: name, phase: .before)
         let row = try await store.journalIntent(pass: pass, id: id, action: action, step: name)
         do {
@@ -42,5 +42,7 @@ struct StoreJournal: StepJournal {
 /// A journal that records nothing, for read-only callers and tests of drivers alone.
 public struct NoJournal: StepJournal {
     public init() {}
-    public func step<T: Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T { try await body() }
+    public func step<T: Sendable>(_ name: String, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T {
+        try await body()
+    }
 }

@@ -89,6 +89,22 @@ public struct AppliedRecord: Hashable, Sendable, Codable {
     public init(body: ResourceBody) { self.body = body }
 }
 
+/// A TapPool as found on the host.
+public struct ObservedPool: Hashable, Sendable, Codable {
+    public var spec: TapPoolSpec
+    public var ready: Int
+    public var claimed: Int
+    /// Slots with parts missing, and objects of the pool's naming no slot explains.
+    public var broken: Int
+
+    public init(spec: TapPoolSpec, ready: Int, claimed: Int = 0, broken: Int = 0) {
+        self.spec = spec
+        self.ready = ready
+        self.claimed = claimed
+        self.broken = broken
+    }
+}
+
 /// A snapshot found on the host.
 public struct ObservedSnapshot: Hashable, Sendable, Codable {
     public var name: String
@@ -104,11 +120,11 @@ public struct ObservedSnapshot: Hashable, Sendable, Codable {
 /// Everything observed in one pass.
 public struct ObservedState: Sendable, Equatable {
     public var sandboxes: [String: ObservedSandbox]
-    public var pools: [String: AppliedRecord]
+    public var pools: [String: ObservedPool]
     public var policies: [String: AppliedRecord]
     public var snapshots: [String: ObservedSnapshot]
 
-    public init(sandboxes: [String: ObservedSandbox] = [:], pools: [String: AppliedRecord] = [:],
+    public init(sandboxes: [String: ObservedSandbox] = [:], pools: [String: ObservedPool] = [:],
                 policies: [String: AppliedRecord] = [:], snapshots: [String: ObservedSnapshot] = [:]) {
         self.sandboxes = sandboxes
         self.pools = pools

@@ -23,8 +23,8 @@ public enum Planner {
         var findings: [Finding] = []
         for resource in DependencyOrder.sorted(desired) {
             switch resource.body {
-            case .tapPool:
-                actions += recorded(resource, observed.pools[resource.name])
+            case .tapPool(let spec):
+                actions += poolActions(resource, spec, observed.pools[resource.name])
             case .balloonPolicy:
                 actions += recorded(resource, observed.policies[resource.name])
             case .sandbox(let spec):
@@ -52,6 +52,26 @@ public enum Planner {
         guard applied.body != resource.body else { return [] }
         return [Action(resource.id, .update, reason: "spec changed",
                        changes: FieldDiff.changes(from: applied.body, to: resource.body), body: resource.body)]
+    }
+
+    /// Pools: create, update on a spec change, refill or repair when slots are missing.
+    private static func poolActions(_ resource: Resource, _ spec: TapPoolSpec, _ observed: ObservedPool?) -> [Action] {
+        guard let observed else {
+            return [Action(resource.id, .create, reason: "not yet applied (\(spec.size) slots)", body: resource.body)]
+        }
+        if observed.spec != spec {
+            return [Action(resource.id, .update, reason: "spec changed",
+                           changes: FieldDiff.changes(from: .tapPool(observed.spec), to: resource.body), body: resource.body)]
+        }
+        if observed.broken > 0 {
+            return [Action(resource.id, .update, reason: "repair: \(observed.broken) slot(s) or orphan(s) to fix", body: resource.body)]
+        }
+        if observed.ready != spec.size {
+            let verb = observed.ready < spec.size ? "refill" : "shrink"
+            return [Action(resource.id, .update, reason: "\(verb): \(observed.ready) of \(spec.size) slots ready",
+                           changes: [Change("ready", from: "\(observed.ready)", to: "\(spec.size)")], body: resource.body)]
+        }
+        return []
     }
 
     private static func snapshotActions(_ resource: Resource, _ spec: SnapshotSpec, _ observed: ObservedSnapshot?) -> [Action] {

@@ -11,7 +11,7 @@ enum SandboxDiff {
                         observedAll: ObservedState) -> Result {
         let id = ResourceID(.sandbox, name)
         var result = Result()
-        let needs = dependencies(of: desired)
+        let needs = dependencies(of: desired).filter { $0.kind != .tapPool || observedAll.pools[$0.name] == nil }
         guard let observed else {
             result.actions.append(Action(id, .create, reason: "not found on the host", dependsOn: needs,
                                          config: desired, targetState: spec.state))

@@ -33,12 +33,51 @@ public protocol SandboxRuntime: Sendable {
     func destroy(_ name: String, keepDisk: Bool, journal: StepJournal) async throws
 }
 
-/// Host effects of TapPools. This version records pools; the namespace, TAP and NAT
-/// driver plugs in here without a change to the planner.
+/// Host effects of TapPools: pre-created network slots (namespace + veth + TAP + NAT) and
+/// their claims by sandboxes. Implementations serialize claims and refills of one pool.
 public protocol HostNetwork: Sendable {
-    func observePools() async throws -> [String: AppliedRecord]
+    /// Every pool with its applied spec and how many of its slots are ready, claimed or broken.
+    func observePools() async throws -> [String: ObservedPool]
+    /// Brings the pool to `spec`: ready slots up to `size` (idle extra ones removed), broken
+    /// slots repaired, orphans of its naming removed, NAT rules in place.
     func ensurePool(_ name: String, spec: TapPoolSpec, journal: StepJournal) async throws
+    /// Removes every slot of the pool and its rules; claimed slots are refused.
     func removePool(_ name: String, journal: StepJournal) async throws
+    /// Claims a ready slot of `pool` for `sandbox` (idempotent: a sandbox keeps its slot).
+    func claim(pool: String, for sandbox: String, journal: StepJournal) async throws -> NetworkSlot
+    /// Releases the slot of `sandbox`, scrubbed (destroyed; the pool is refilled later).
+    func release(sandbox: String, journal: StepJournal) async throws
+}
+
+/// The network identity a sandbox gets from its slot. Inside every slot the guest sees the
+/// same TAP name, gateway and address; only the namespace and the host side differ.
+public struct NetworkSlot: Hashable, Sendable, Codable {
+    public var pool: String
+    public var index: Int
+    /// The namespace's name under /run/netns.
+    public var namespace: String
+    public var tap: String
+    public var guestAddress: String
+    public var guestGateway: String
+    /// The address the host reaches the guest at (translated to the guest inside the slot).
+    public var slotAddress: String
+
+    public init(pool: String, index: Int, namespace: String, tap: String, guestAddress: String, guestGateway: String, slotAddress: String) {
+        self.pool = pool
+        self.index = index
+        self.namespace = namespace
+        self.tap = tap
+        self.guestAddress = guestAddress
+        self.guestGateway = guestGateway
+        self.slotAddress = slotAddress
+    }
+}
+
+extension StepJournal {
+    /// Runs `body` as the step `name`, in the caller's isolation.
+    public func step<T: Sendable>(_ name: String, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T) async throws -> T {
+        try await step(name, isolation: isolation, body)
+    }
 }
 
 /// Snapshots on the host: warm (memory + disk) or disk-only.
@@ -52,5 +91,6 @@ public protocol SnapshotDriver: Sendable {
 /// always leaves a trace of what was under way.
 public protocol StepJournal: Sendable {
     /// Runs `body` as the step `name` (a stable dotted name, e.g. `ch.vm.boot`).
-    func step<T: Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T
+    /// It runs in the caller's isolation, so an actor may journal steps that touch its state.
+    func step<T: Sendable>(_ name: String, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T
 }

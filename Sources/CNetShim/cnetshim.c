@@ -1,0 +1,50 @@
+#define _GNU_SOURCE
+#include "cnetshim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int cvg_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+
+int cvg_unshare_net(void) { return unshare(CLONE_NEWNET); }
+
+int cvg_bind_mount(const char *source, const char *target) {
+    return mount(source, target, "none", MS_BIND, NULL);
+}
+
+int cvg_make_shared(const char *path) {
+    if (mount("", path, "none", MS_SHARED | MS_REC, NULL) == 0) return 0;
+    if (errno != EINVAL) return -1;
+    /* Not a mount point yet: make it one, then shared. */
+    if (mount(path, path, "none", MS_BIND | MS_REC, NULL) != 0) return -1;
+    return mount("", path, "none", MS_SHARED | MS_REC, NULL);
+}
+
+int cvg_umount(const char *target) { return umount2(target, MNT_DETACH); }
+
+int cvg_tap_create(const char *name) {
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) != 0 || ioctl(fd, TUNSETPERSIST, 1) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int cvg_gettid(void) { return (int)syscall(SYS_gettid); }

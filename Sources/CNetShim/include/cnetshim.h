@@ -1,0 +1,32 @@
+#ifndef CNETSHIM_H
+#define CNETSHIM_H
+
+#include <stdint.h>
+
+/* What Swift's Glibc module does not export (setns, unshare, CLONE_NEWNET, TUNSETIFF,
+   struct ifreq): thin wrappers that return -1 and leave errno set on failure. */
+
+/* Moves the calling thread into the network namespace of `fd`. */
+int cvg_setns_net(int fd);
+
+/* Gives the calling thread a new, empty network namespace. */
+int cvg_unshare_net(void);
+
+/* Bind-mounts `source` on `target` (how `ip netns add` pins a namespace to a file). */
+int cvg_bind_mount(const char *source, const char *target);
+
+/* Makes `path` a shared mount point (bind-mounting it on itself first if needed), as
+   `ip netns add` does for /run/netns, so that pinned namespaces propagate. */
+int cvg_make_shared(const char *path);
+
+/* Detaches the mount at `target` (MNT_DETACH). */
+int cvg_umount(const char *target);
+
+/* Creates a persistent TAP device named `name` in the calling thread's network
+   namespace (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), owned by root. */
+int cvg_tap_create(const char *name);
+
+/* The kernel thread id of the caller (for /proc/self/task/TID/ns/net). */
+int cvg_gettid(void);
+
+#endif

@@ -1,0 +1,85 @@
+import Reconciler
+import Resources
+
+/// Names and addresses of a pool's slots. Every host object starts with the network prefix
+/// (`cvg` by default), and says whose it is: namespace `cvg-POOL-N`, host veth
+/// `cvgTTTT-N` (TTTT: a tag of the pool's name; interface names stay within 15 bytes).
+struct SlotLayout: Sendable {
+    let prefix: String
+    let pool: String
+    let spec: TapPoolSpec
+
+    /// Inside every namespace the names are the same, so a guest sees one identity everywhere.
+    static let uplink = "uplink0"
+    static let tap = "tap0"
+
+    var tag: String {
+        var h: UInt32 = 2_166_136_261
+        for b in pool.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        let hex = String(h & 0xffff, radix: 16)
+        return String(repeating: "0", count: 4 - hex.count) + hex
+    }
+
+    var namespacePrefix: String { "\(prefix)-\(pool)-" }
+    var vethPrefix: String { "\(prefix)\(tag)-" }
+
+    func namespace(_ index: Int) -> String { "\(namespacePrefix)\(index)" }
+    func hostVeth(_ index: Int) -> String { "\(vethPrefix)\(index)" }
+
+    /// How many /30 slots the subnet holds.
+    var capacity: Int { 1 << (30 - spec.subnet.prefix) }
+
+    /// The host's end of slot `index`'s veth.
+    func hostAddress(_ index: Int) -> UInt32 { spec.subnet.network.value + UInt32(4 * index) + 1 }
+    /// The slot's end: the address the host reaches the guest at.
+    func slotAddress(_ index: Int) -> UInt32 { spec.subnet.network.value + UInt32(4 * index) + 2 }
+
+    func slot(_ index: Int) -> NetworkSlot {
+        NetworkSlot(pool: pool, index: index, namespace: namespace(index), tap: Self.tap,
+                    guestAddress: spec.guestAddress.description, guestGateway: spec.guestGateway.description,
+                    slotAddress: IPv4Address(value: slotAddress(index)).description)
+    }
+
+    /// The index in a name of this pool (`cvg-POOL-7` or `cvgTTTT-7`), if it is one.
+    func index(inNamespace name: String) -> Int? {
+        name.hasPrefix(namespacePrefix) ? Int(name.dropFirst(namespacePrefix.count)) : nil
+    }
+
+    func index(inVeth name: String) -> Int? {
+        name.hasPrefix(vethPrefix) ? Int(name.dropFirst(vethPrefix.count)) : nil
+    }
+
+    /// The rules inside a slot: the host reaches the guest at the slot address (DNAT), and
+    /// the guest goes out as the slot address (SNAT). Replaced atomically.
+    func namespaceRules(_ index: Int) -> String {
+        let slot = IPv4Address(value: slotAddress(index))
+        return """
+        add table ip converge
+        delete table ip converge
+        table ip converge {
+            chain prerouting {
+                type nat hook prerouting priority dstnat; policy accept;
+                iifname "\(Self.uplink)" ip daddr \(slot) meta l4proto { tcp, udp } dnat to \(spec.guestAddress)
+            }
+            chain postrouting {
+                type nat hook postrouting priority srcnat; policy accept;
+                oifname "\(Self.uplink)" ip saddr \(spec.guestAddress) snat to \(slot)
+            }
+        }
+
+        """
+    }
+}
+
+/// Deterministic, locally administered MAC address for a sandbox.
+enum MACAddress {
+    static func bytes(for sandbox: String) -> [UInt8] {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in sandbox.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return [0x02] + (0..<5).map { UInt8(truncatingIfNeeded: h >> (8 * $0)) }
+    }
+
+    static func string(for sandbox: String) -> String {
+        bytes(for: sandbox).map { b in let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s }.joined(separator: ":")
+    }
+}

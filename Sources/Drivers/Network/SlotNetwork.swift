@@ -1,0 +1,323 @@
+import CNetShim
+import Foundation
+import Glibc
+import Reconciler
+import Resources
+
+/// TapPools on the host: each slot is a network namespace with a veth pair (host end in
+/// the root namespace), a TAP device and NAT rules. Slots are recorded in the state
+/// directory before they are made and the record is removed after they are gone, so a
+/// crash always leaves something to find. Claims and refills of all pools go through this
+/// actor; slot creation runs on a thread inside the new namespace, with no process spawned.
+public actor SlotNetwork: HostNetwork {
+    public let directory: String
+    public let prefix: String
+
+    struct PoolRecord: Codable { var name: String; var spec: TapPoolSpec }
+    struct SlotRecord: Codable {
+        var pool: String
+        var index: Int
+        var claimedBy: String?
+        var ready: Bool
+    }
+
+    /// - Parameters:
+    ///   - directory: where pool and slot records live (in the state directory).
+    ///   - prefix: the first letters of every host object's name (1–5 lowercase letters or digits).
+    public init(directory: String, prefix: String = "cvg") {
+        self.directory = directory
+        self.prefix = prefix
+    }
+
+    private var poolsDirectory: String { "\(directory)/pools" }
+    private var slotsDirectory: String { "\(directory)/slots" }
+    private func poolPath(_ pool: String) -> String { "\(poolsDirectory)/\(pool).json" }
+    private func slotPath(_ pool: String, _ index: Int) -> String { "\(slotsDirectory)/\(pool)-\(index).json" }
+    private var tableName: String { prefix == "cvg" ? "converge" : "converge_\(prefix)" }
+
+    // MARK: - Records
+
+    private func pools() -> [String: PoolRecord] {
+        var result: [String: PoolRecord] = [:]
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: poolsDirectory)) ?? [] where file.hasSuffix(".json") {
+            if let data = FileManager.default.contents(atPath: "\(poolsDirectory)/\(file)"),
+               let record = try? JSONDecoder().decode(PoolRecord.self, from: data) { result[record.name] = record }
+        }
+        return result
+    }
+
+    private func slots(of pool: String? = nil) -> [SlotRecord] {
+        var result: [SlotRecord] = []
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: slotsDirectory)) ?? [] where file.hasSuffix(".json") {
+            if let data = FileManager.default.contents(atPath: "\(slotsDirectory)/\(file)"),
+               let record = try? JSONDecoder().decode(SlotRecord.self, from: data), pool == nil || record.pool == pool {
+                result.append(record)
+            }
+        }
+        return result.sorted { ($0.pool, $0.index) < ($1.pool, $1.index) }
+    }
+
+    private func write(_ slot: SlotRecord) throws {
+        try FileManager.default.createDirectory(atPath: slotsDirectory, withIntermediateDirectories: true)
+        try AtomicFile.write(try JSONEncoder().encode(slot), to: slotPath(slot.pool, slot.index))
+    }
+
+    // MARK: - Observe
+
+    public func observePools() async throws -> [String: ObservedPool] {
+        var result: [String: ObservedPool] = [:]
+        for (name, pool) in pools() {
+            let layout = SlotLayout(prefix: prefix, pool: name, spec: pool.spec)
+            let health = try await inspect(layout)
+            let records = slots(of: name)
+            let healthy = records.filter { health.healthy.contains($0.index) }
+            result[name] = ObservedPool(spec: pool.spec, ready: healthy.filter { $0.ready && $0.claimedBy == nil }.count,
+                                        claimed: records.filter { $0.claimedBy != nil }.count,
+                                        broken: records.count - healthy.count + health.orphans.count)
+        }
+        return result
+    }
+
+    struct Health {
+        var healthy: Set<Int> = []
+        var orphans: [String] = []  // namespaces and links of the pool's naming with no record
+    }
+
+    /// Which recorded slots have all their parts, and which objects of the pool's naming
+    /// no record explains. One thread visits every namespace of the pool.
+    private func inspect(_ layout: SlotLayout) async throws -> Health {
+        let records = Set(slots(of: layout.pool).map(\.index))
+        let namespaces = NetworkNamespace.list(prefix: layout.namespacePrefix)
+        return try await NetworkNamespace.runInRoot { () throws -> Health in
+            var health = Health()
+            let rootLinks = Set(try Netlink().linkNames())
+            for veth in rootLinks {
+                if let i = layout.index(inVeth: veth), !records.contains(i) { health.orphans.append(veth) }
+            }
+            for ns in namespaces {
+                guard let i = layout.index(inNamespace: ns) else { continue }
+                guard records.contains(i) else { health.orphans.append(ns); continue }
+                guard rootLinks.contains(layout.hostVeth(i)) else { continue }
+                if (try? NetworkNamespace.visit(ns, { () throws -> Bool in
+                    let nl = try Netlink()
+                    let links = try nl.linkNames()
+                    guard links.contains(SlotLayout.uplink), links.contains(SlotLayout.tap) else { return false }
+                    let addresses = Set(try nl.addresses().map(\.address))
+                    return addresses.contains(layout.slotAddress(i)) && addresses.contains(layout.spec.guestGateway.address.value)
+                })) == true {
+                    health.healthy.insert(i)
+                }
+            }
+            return health
+        }
+    }
+
+    // MARK: - Pools
+
+    public func ensurePool(_ name: String, spec: TapPoolSpec, journal: StepJournal) async throws {
+        let layout = SlotLayout(prefix: prefix, pool: name, spec: spec)
+        if let clash = pools().values.first(where: { $0.name != name && SlotLayout(prefix: prefix, pool: $0.name, spec: $0.spec).tag == layout.tag }) {
+            throw StepFailure(step: "network.pool.record", message: "pools \(name) and \(clash.name) hash to the same interface tag \(layout.tag); rename one of them")
+        }
+        let previous = pools()[name]
+        try await journal.step("network.pool.record") {
+            try FileManager.default.createDirectory(atPath: poolsDirectory, withIntermediateDirectories: true)
+            try AtomicFile.write(try JSONEncoder().encode(PoolRecord(name: name, spec: spec)), to: poolPath(name))
+        }
+        let health = try await inspect(layout)
+        for orphan in health.orphans {
+            try await journal.step("network.orphan.remove") { try await removeObject(orphan) }
+        }
+        let specChanged = previous.map { $0.spec.subnet != spec.subnet || $0.spec.guestGateway != spec.guestGateway || $0.spec.guestAddress != spec.guestAddress } ?? false
+        for slot in slots(of: name) where slot.claimedBy == nil && (specChanged || !health.healthy.contains(slot.index) || !slot.ready) {
+            try await destroySlot(layout, slot.index, journal: journal)  // idle and stale or broken: replaced below
+        }
+        for slot in slots(of: name) where slot.claimedBy != nil && !health.healthy.contains(slot.index) {
+            try await journal.step("network.slot.repair") { try await buildSlot(layout, slot.index) }
+        }
+        var idle = slots(of: name).filter { $0.claimedBy == nil }
+        while idle.count > spec.size, let extra = idle.popLast() {
+            try await destroySlot(layout, extra.index, journal: journal)
+        }
+        while slots(of: name).filter({ $0.claimedBy == nil }).count < spec.size {
+            _ = try await createSlot(layout, journal: journal)
+        }
+        try await journal.step("network.nat.apply") { try await applyHostRules() }
+    }
+
+    public func removePool(_ name: String, journal: StepJournal) async throws {
+        let claimed = slots(of: name).filter { $0.claimedBy != nil }
+        if let user = claimed.first?.claimedBy {
+            throw StepFailure(step: "network.pool.remove", message: "pool \(name) still has \(claimed.count) claimed slot(s) (sandbox \(user)); destroy those sandboxes first")
+        }
+        guard let record = pools()[name] else { return }
+        let layout = SlotLayout(prefix: prefix, pool: name, spec: record.spec)
+        for slot in slots(of: name) { try await destroySlot(layout, slot.index, journal: journal) }
+        for orphan in try await inspect(layout).orphans {
+            try await journal.step("network.orphan.remove") { try await removeObject(orphan) }
+        }
+        try await journal.step("network.pool.remove") { try AtomicFile.remove(poolPath(name)) }
+        try await journal.step("network.nat.apply") { try await applyHostRules() }
+    }
+
+    // MARK: - Claims
+
+    public func claim(pool: String, for sandbox: String, journal: StepJournal) async throws -> NetworkSlot {
+        guard let record = pools()[pool] else {
+            throw StepFailure(step: "network.slot.claim", message: "pool \(pool) is not applied yet")
+        }
+        let layout = SlotLayout(prefix: prefix, pool: pool, spec: record.spec)
+        if let mine = slots(of: pool).first(where: { $0.claimedBy == sandbox }) { return layout.slot(mine.index) }
+        // Taken synchronously (no await between the choice and the record): two claims never get one slot.
+        if var free = slots(of: pool).first(where: { $0.ready && $0.claimedBy == nil }) {
+            free.claimedBy = sandbox
+            try await journal.step("network.slot.claim") { try write(free) }
+            return layout.slot(free.index)
+        }
+        // A cold pool: make a slot now.
+        var made = try await createSlot(layout, journal: journal)
+        made.claimedBy = sandbox
+        try await journal.step("network.slot.claim") { try write(made) }
+        return layout.slot(made.index)
+    }
+
+    public func release(sandbox: String, journal: StepJournal) async throws {
+        guard let slot = slots().first(where: { $0.claimedBy == sandbox }), let record = pools()[slot.pool] else { return }
+        // Scrubbed by destruction: conntrack, addresses and rules go with the namespace.
+        try await destroySlot(SlotLayout(prefix: prefix, pool: slot.pool, spec: record.spec), slot.index, journal: journal)
+    }
+
+    // MARK: - Slots
+
+    private func createSlot(_ layout: SlotLayout, journal: StepJournal) async throws -> SlotRecord {
+        let used = Set(slots(of: layout.pool).map(\.index))
+        guard let index = (0..<layout.capacity).first(where: { !used.contains($0) }) else {
+            throw StepFailure(step: "network.slot.create", message: "pool \(layout.pool)'s subnet \(layout.spec.subnet) has no free /30 left (\(layout.capacity) slots)")
+        }
+        // The record comes first, so a crash during creation leaves something to find.
+        var record = SlotRecord(pool: layout.pool, index: index, claimedBy: nil, ready: false)
+        try await journal.step("network.slot.record") { try write(record) }
+        try await journal.step("network.slot.create") { try await buildSlot(layout, index) }
+        record.ready = true
+        try await journal.step("network.slot.ready") { try write(record) }
+        return record
+    }
+
+    /// Makes (or completes) slot `index`: every part is checked before it is added, so the
+    /// same call creates a slot and repairs one whose parts were deleted by hand.
+    private func buildSlot(_ layout: SlotLayout, _ index: Int) async throws {
+        let ns = layout.namespace(index)
+        let create = !NetworkNamespace.exists(ns)
+        do {
+            try await NetworkNamespace.run(ns, create: create) { root in
+                try Self.configureInside(layout, index, rootNamespaceFD: root)
+            }
+        } catch let error as SystemError where error.code == EPERM {
+            throw StepFailure(step: "network.slot.create", message: "creating network namespaces needs root (CAP_SYS_ADMIN): \(error)")
+        }
+    }
+
+    private static func configureInside(_ layout: SlotLayout, _ index: Int, rootNamespaceFD root: Int32) throws {
+        let nl = try Netlink()
+        var links = Set(try nl.linkNames())
+        try nl.setUp("lo")
+        if !links.contains(SlotLayout.uplink) {
+            try nl.createVeth(SlotLayout.uplink, peer: layout.hostVeth(index), peerNamespaceFD: root)
+        }
+        if !links.contains(SlotLayout.tap) {
+            guard cvg_tap_create(SlotLayout.tap) == 0 else { throw SystemError(call: "TUNSETIFF(\(SlotLayout.tap))", code: errno) }
+        }
+        links = Set(try nl.linkNames())
+        let addresses = Set(try nl.addresses().map(\.address))
+        if !addresses.contains(layout.slotAddress(index)) { try nl.addAddress(SlotLayout.uplink, layout.slotAddress(index), prefix: 30) }
+        if !addresses.contains(layout.spec.guestGateway.address.value) {
+            try nl.addAddress(SlotLayout.tap, layout.spec.guestGateway.address.value, prefix: layout.spec.guestGateway.prefix)
+        }
+        try nl.setUp(SlotLayout.uplink)
+        try nl.setUp(SlotLayout.tap)
+        do { try nl.addDefaultRoute(via: layout.hostAddress(index)) } catch let e as SystemError where e.code == EEXIST {}
+        try writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")  // this namespace only
+        try NFTables.run(layout.namespaceRules(index))
+
+        // The host end, from the root namespace (the peer was created there directly).
+        guard cvg_setns_net(root) == 0 else { throw SystemError(call: "setns(root)", code: errno) }
+        let host = try Netlink()
+        let hostAddresses = Set(try host.addresses().map(\.address))
+        if !hostAddresses.contains(layout.hostAddress(index)) { try host.addAddress(layout.hostVeth(index), layout.hostAddress(index), prefix: 30) }
+        try host.setUp(layout.hostVeth(index))
+    }
+
+    private func destroySlot(_ layout: SlotLayout, _ index: Int, journal: StepJournal) async throws {
+        try await journal.step("network.slot.destroy") {
+            try await Self.removeSlotObjects(layout, index)
+        }
+        // The record goes last.
+        try await journal.step("network.slot.forget") { try AtomicFile.remove(slotPath(layout.pool, index)) }
+    }
+
+    private static func removeSlotObjects(_ layout: SlotLayout, _ index: Int) async throws {
+        try await NetworkNamespace.runInRoot {
+            // Deleting one end of a veth deletes both; then the namespace is unpinned.
+            try Netlink().deleteLink(layout.hostVeth(index))
+            try NetworkNamespace.delete(layout.namespace(index))
+        }
+    }
+
+    private func removeObject(_ name: String) async throws {
+        try await NetworkNamespace.runInRoot {
+            if NetworkNamespace.exists(name) { try NetworkNamespace.delete(name) } else { try Netlink().deleteLink(name) }
+        }
+    }
+
+    // MARK: - Host rules
+
+    /// Converge's own nftables table in the root namespace, rewritten atomically: slots never
+    /// reach each other, and pools with `nat: true` masquerade out. Nothing else is touched.
+    private func applyHostRules() async throws {
+        let all = pools().values.sorted { $0.name < $1.name }
+        let natSubnets = all.filter(\.spec.nat).map(\.spec.subnet)
+        var text = "add table ip \(tableName)\ndelete table ip \(tableName)\n"
+        if !all.isEmpty {
+            text += """
+            table ip \(tableName) {
+                chain forward {
+                    type filter hook forward priority filter; policy accept;
+                    iifname "\(prefix)*" oifname "\(prefix)*" drop
+                }
+                chain postrouting {
+                    type nat hook postrouting priority srcnat; policy accept;
+            \(natSubnets.map { "        ip saddr \($0) oifname != \"\(prefix)*\" masquerade" }.joined(separator: "\n"))
+                }
+            }
+
+            """
+        }
+        let commands = text
+        try await NetworkNamespace.runInRoot { try NFTables.run(commands) }
+        try updateForwarding(needed: !natSubnets.isEmpty)
+    }
+
+    /// Outbound NAT needs IPv4 forwarding on the host: turned on while a NAT pool exists,
+    /// and put back as it was when the last one goes.
+    private func updateForwarding(needed: Bool) throws {
+        let saved = "\(directory)/ip_forward.before-converge"
+        let current = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_forward", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0"
+        if needed {
+            if current != "1" {
+                if !FileManager.default.fileExists(atPath: saved) { try AtomicFile.write(Data(current.utf8), to: saved) }
+                try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")
+            }
+        } else if let before = try? String(contentsOfFile: saved, encoding: .utf8) {
+            try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", before)
+            try AtomicFile.remove(saved)
+        }
+    }
+
+    static func writeSysctl(_ path: String, _ value: String) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(call: "open(\(path))", code: errno) }
+        defer { close(fd) }
+        let n = value.withCString { Glibc.write(fd, $0, strlen($0)) }
+        guard n >= 0 else { throw SystemError(call: "write(\(path))", code: errno) }
+    }
+}
