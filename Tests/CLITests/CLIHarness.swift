@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+@testable import Drivers
 
 /// Runs the built `converge` binary against a throwaway state directory that points at
 /// the bundled simulator. Kills, by PID, every VMM it recorded when released.
@@ -90,19 +91,15 @@ final class CLIHarness: @unchecked Sendable {
         return "/nonexistent/\(name)"
     }
 
+    /// Runs `argv` to completion with the project's posix_spawn runner (Foundation's
+    /// `Process.waitUntilExit` can spin forever under parallel tests on Linux).
     static func exec(_ argv: [String]) -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { return Run(status: -1, stdout: "", stderr: "\(error)") }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        do {
+            let result = try Spawn.runToCompletion(argv)
+            return Run(status: result.status, stdout: result.stdout, stderr: result.stderr)
+        } catch {
+            return Run(status: -1, stdout: "", stderr: "\(error)")
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+@testable import Drivers
 
 /// The user story of the core issue, step by step, through the real binary.
 @Suite("converge command line", .serialized)
@@ -117,11 +118,12 @@ struct UserStoryTests {
     func singleWriter() throws {
         let h = try CLIHarness()
         #expect(h.converge("apply", h.specs).status == 0)
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = ["\(h.state)/converge.lock", "sleep", "3"]
-        try holder.run()
-        defer { holder.terminate(); holder.waitUntilExit() }
+        let holder = try Spawn.detached([NetworkCleanup.tool("flock"), "\(h.state)/converge.lock", "sleep", "3"], logPath: "/dev/null")
+        defer {
+            kill(holder, SIGKILL)
+            var status: Int32 = 0
+            waitpid(holder, &status, 0)
+        }
         Thread.sleep(forTimeInterval: 0.3)
         let second = h.converge("apply", h.specs)
         #expect(second.status == 1 && second.stderr.contains("another converge apply or run"), "\(second.output)")

@@ -12,6 +12,9 @@ import Resources
 public actor SlotNetwork: HostNetwork {
     public let directory: String
     public let prefix: String
+    /// Slots chosen but not yet recorded: set before the first suspension point, so two
+    /// concurrent claims or creations never pick the same slot ("pool/index").
+    private var reserved: Set<String> = []
 
     struct PoolRecord: Codable { var name: String; var spec: TapPoolSpec }
     struct SlotRecord: Codable {
@@ -139,7 +142,7 @@ public actor SlotNetwork: HostNetwork {
         while idle.count > spec.size, let extra = idle.popLast() {
             try await destroySlot(layout, extra.index, journal: journal)
         }
-        while slots(of: name).filter({ $0.claimedBy == nil }).count < spec.size {
+        while slots(of: name).filter({ $0.claimedBy == nil }).count + reserved.filter({ $0.hasPrefix("\(name)/") }).count < spec.size {
             _ = try await createSlot(layout, journal: journal)
         }
         try await journal.step("network.nat.apply") { try await applyHostRules() }
@@ -168,16 +171,16 @@ public actor SlotNetwork: HostNetwork {
         }
         let layout = SlotLayout(prefix: prefix, pool: pool, spec: record.spec)
         if let mine = slots(of: pool).first(where: { $0.claimedBy == sandbox }) { return layout.slot(mine.index) }
-        // Taken synchronously (no await between the choice and the record): two claims never get one slot.
-        if var free = slots(of: pool).first(where: { $0.ready && $0.claimedBy == nil }) {
+        if var free = slots(of: pool).first(where: { $0.ready && $0.claimedBy == nil && !reserved.contains("\(pool)/\($0.index)") }) {
+            let key = "\(pool)/\(free.index)"
+            reserved.insert(key)
+            defer { reserved.remove(key) }
             free.claimedBy = sandbox
             try await journal.step("network.slot.claim") { try write(free) }
             return layout.slot(free.index)
         }
-        // A cold pool: make a slot now.
-        var made = try await createSlot(layout, journal: journal)
-        made.claimedBy = sandbox
-        try await journal.step("network.slot.claim") { try write(made) }
+        // A cold pool: make a slot now, claimed from the start.
+        let made = try await createSlot(layout, claimedBy: sandbox, journal: journal)
         return layout.slot(made.index)
     }
 
@@ -189,13 +192,16 @@ public actor SlotNetwork: HostNetwork {
 
     // MARK: - Slots
 
-    private func createSlot(_ layout: SlotLayout, journal: StepJournal) async throws -> SlotRecord {
+    private func createSlot(_ layout: SlotLayout, claimedBy: String? = nil, journal: StepJournal) async throws -> SlotRecord {
         let used = Set(slots(of: layout.pool).map(\.index))
-        guard let index = (0..<layout.capacity).first(where: { !used.contains($0) }) else {
+        guard let index = (0..<layout.capacity).first(where: { !used.contains($0) && !reserved.contains("\(layout.pool)/\($0)") }) else {
             throw StepFailure(step: "network.slot.create", message: "pool \(layout.pool)'s subnet \(layout.spec.subnet) has no free /30 left (\(layout.capacity) slots)")
         }
+        let key = "\(layout.pool)/\(index)"
+        reserved.insert(key)
+        defer { reserved.remove(key) }
         // The record comes first, so a crash during creation leaves something to find.
-        var record = SlotRecord(pool: layout.pool, index: index, claimedBy: nil, ready: false)
+        var record = SlotRecord(pool: layout.pool, index: index, claimedBy: claimedBy, ready: false)
         try await journal.step("network.slot.record") { try write(record) }
         try await journal.step("network.slot.create") { try await buildSlot(layout, index) }
         record.ready = true
