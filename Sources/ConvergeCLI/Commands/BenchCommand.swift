@@ -14,7 +14,7 @@ import Resources
 struct BenchCommand: Command {
     static let name = "bench"
     static let abstract = "run the benchmarks (plan over N specs, no-op apply over N sandboxes)"
-    static let usage = "converge bench plan|apply [--count N] [--rounds R] [--per-file K] [--keep DIR] [--sim PATH]"
+    static let usage = "converge bench plan|apply|network [--count N] [--rounds R] [--per-file K] [--keep DIR] [--sim PATH]"
     static let hidden = true
 
     var which: String
@@ -33,11 +33,15 @@ struct BenchCommand: Command {
         keep = try arguments.value("--keep")
         simulator = try arguments.value("--sim")
         which = try arguments.positionals(min: 1, max: 1, usage: Self.usage)[0]
-        guard which == "plan" || which == "apply" else { throw UsageError("usage: \(Self.usage)") }
+        guard ["plan", "apply", "network"].contains(which) else { throw UsageError("usage: \(Self.usage)") }
     }
 
     func run() async throws {
-        if which == "plan" { try await planBenchmark(count ?? 10_000) } else { try await applyBenchmark(count ?? 200) }
+        switch which {
+        case "plan": try await planBenchmark(count ?? 10_000)
+        case "network": try await NetworkBenchmark(count: count ?? 50, json: json).run()
+        default: try await applyBenchmark(count ?? 200)
+        }
     }
 
     // MARK: - plan

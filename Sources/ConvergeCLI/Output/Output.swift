@@ -4,16 +4,16 @@ import Foundation
 enum Output {
     static let isTerminal = isatty(STDERR_FILENO) == 1
 
-    static func error(_ message: String) {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-    }
+    static func error(_ message: String) { toStderr("error: \(message)\n") }
 
-    static func warning(_ message: String) {
-        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
-    }
+    static func warning(_ message: String) { toStderr("warning: \(message)\n") }
 
-    static func progress(_ message: String) {
-        FileHandle.standardError.write(Data("\(message)\n".utf8))
+    static func progress(_ message: String) { toStderr("\(message)\n") }
+
+    /// Plain write(2): a closed pipe (`converge apply | head`) loses the text but never
+    /// stops an apply half-way (FileHandle.write traps on EPIPE).
+    private static func toStderr(_ text: String) {
+        _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     }
 
     /// Prints `value` as stable JSON (sorted keys) on stdout.

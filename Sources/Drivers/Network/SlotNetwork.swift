@@ -15,6 +15,13 @@ public actor SlotNetwork: HostNetwork {
     /// Slots chosen but not yet recorded: set before the first suspension point, so two
     /// concurrent claims or creations never pick the same slot ("pool/index").
     private var reserved: Set<String> = []
+    /// Slot records, read from disk once: this actor is their only writer while it holds
+    /// the state directory's lock.
+    private var cache: [String: SlotRecord]?
+    /// Slots built at the same time during a refill.
+    static let refillWidth = 4
+    /// Teardowns of released slots still running, by "pool/index".
+    private var teardowns: [String: Task<Void, Never>] = [:]
 
     struct PoolRecord: Codable { var name: String; var spec: TapPoolSpec }
     struct SlotRecord: Codable {
@@ -22,6 +29,8 @@ public actor SlotNetwork: HostNetwork {
         var index: Int
         var claimedBy: String?
         var ready: Bool
+        /// Released and waiting to be torn down; never handed out again.
+        var retired: Bool? = nil
     }
 
     /// - Parameters:
@@ -50,31 +59,51 @@ public actor SlotNetwork: HostNetwork {
     }
 
     private func slots(of pool: String? = nil) -> [SlotRecord] {
-        var result: [SlotRecord] = []
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: slotsDirectory)) ?? [] where file.hasSuffix(".json") {
-            if let data = FileManager.default.contents(atPath: "\(slotsDirectory)/\(file)"),
-               let record = try? JSONDecoder().decode(SlotRecord.self, from: data), pool == nil || record.pool == pool {
-                result.append(record)
+        if cache == nil {
+            var loaded: [String: SlotRecord] = [:]
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: slotsDirectory)) ?? [] where file.hasSuffix(".json") {
+                if let data = FileManager.default.contents(atPath: "\(slotsDirectory)/\(file)"),
+                   let record = try? JSONDecoder().decode(SlotRecord.self, from: data) {
+                    loaded["\(record.pool)/\(record.index)"] = record
+                }
             }
+            cache = loaded
         }
-        return result.sorted { ($0.pool, $0.index) < ($1.pool, $1.index) }
+        return cache!.values.filter { pool == nil || $0.pool == pool }.sorted { ($0.pool, $0.index) < ($1.pool, $1.index) }
     }
 
     private func write(_ slot: SlotRecord) throws {
         try FileManager.default.createDirectory(atPath: slotsDirectory, withIntermediateDirectories: true)
         try AtomicFile.write(try JSONEncoder().encode(slot), to: slotPath(slot.pool, slot.index))
+        _ = slots()
+        cache!["\(slot.pool)/\(slot.index)"] = slot
+    }
+
+    private func forget(_ pool: String, _ index: Int) throws {
+        try AtomicFile.remove(slotPath(pool, index))
+        _ = slots()
+        cache!["\(pool)/\(index)"] = nil
+    }
+
+    /// Waits for released slots still being torn down.
+    private func settle() async {
+        while let (key, task) = teardowns.first {
+            await task.value
+            if teardowns[key] == task { teardowns[key] = nil }
+        }
     }
 
     // MARK: - Observe
 
     public func observePools() async throws -> [String: ObservedPool] {
+        await settle()
         var result: [String: ObservedPool] = [:]
         for (name, pool) in pools() {
             let layout = SlotLayout(prefix: prefix, pool: name, spec: pool.spec)
             let health = try await inspect(layout)
             let records = slots(of: name)
             let healthy = records.filter { health.healthy.contains($0.index) }
-            result[name] = ObservedPool(spec: pool.spec, ready: healthy.filter { $0.ready && $0.claimedBy == nil }.count,
+            result[name] = ObservedPool(spec: pool.spec, ready: healthy.filter { $0.ready && $0.retired != true && $0.claimedBy == nil }.count,
                                         claimed: records.filter { $0.claimedBy != nil }.count,
                                         broken: records.count - healthy.count + health.orphans.count)
         }
@@ -118,6 +147,7 @@ public actor SlotNetwork: HostNetwork {
     // MARK: - Pools
 
     public func ensurePool(_ name: String, spec: TapPoolSpec, journal: StepJournal) async throws {
+        await settle()
         let layout = SlotLayout(prefix: prefix, pool: name, spec: spec)
         if let clash = pools().values.first(where: { $0.name != name && SlotLayout(prefix: prefix, pool: $0.name, spec: $0.spec).tag == layout.tag }) {
             throw StepFailure(step: "network.pool.record", message: "pools \(name) and \(clash.name) hash to the same interface tag \(layout.tag); rename one of them")
@@ -132,23 +162,33 @@ public actor SlotNetwork: HostNetwork {
             try await journal.step("network.orphan.remove") { try await removeObject(orphan) }
         }
         let specChanged = previous.map { $0.spec.subnet != spec.subnet || $0.spec.guestGateway != spec.guestGateway || $0.spec.guestAddress != spec.guestAddress } ?? false
-        for slot in slots(of: name) where slot.claimedBy == nil && (specChanged || !health.healthy.contains(slot.index) || !slot.ready) {
+        for slot in slots(of: name) where slot.claimedBy == nil && (specChanged || !health.healthy.contains(slot.index) || !slot.ready || slot.retired == true) {
             try await destroySlot(layout, slot.index, journal: journal)  // idle and stale or broken: replaced below
         }
         for slot in slots(of: name) where slot.claimedBy != nil && !health.healthy.contains(slot.index) {
             try await journal.step("network.slot.repair") { try await buildSlot(layout, slot.index) }
         }
-        var idle = slots(of: name).filter { $0.claimedBy == nil }
+        var idle = slots(of: name).filter { $0.claimedBy == nil && $0.retired != true }
         while idle.count > spec.size, let extra = idle.popLast() {
             try await destroySlot(layout, extra.index, journal: journal)
         }
-        while slots(of: name).filter({ $0.claimedBy == nil }).count + reserved.filter({ $0.hasPrefix("\(name)/") }).count < spec.size {
-            _ = try await createSlot(layout, journal: journal)
+        // Refill several slots at once: each builds on its own thread, and most of a
+        // slot's time is the kernel's, not the CPU's.
+        let missing = spec.size - slots(of: name).filter({ $0.claimedBy == nil && $0.retired != true }).count
+        if missing > 0 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<missing {
+                    if i >= Self.refillWidth { try await group.next() }
+                    group.addTask { _ = try await self.createSlot(layout, journal: journal) }
+                }
+                try await group.waitForAll()
+            }
         }
         try await journal.step("network.nat.apply") { try await applyHostRules() }
     }
 
     public func removePool(_ name: String, journal: StepJournal) async throws {
+        await settle()
         let claimed = slots(of: name).filter { $0.claimedBy != nil }
         if let user = claimed.first?.claimedBy {
             throw StepFailure(step: "network.pool.remove", message: "pool \(name) still has \(claimed.count) claimed slot(s) (sandbox \(user)); destroy those sandboxes first")
@@ -171,7 +211,7 @@ public actor SlotNetwork: HostNetwork {
         }
         let layout = SlotLayout(prefix: prefix, pool: pool, spec: record.spec)
         if let mine = slots(of: pool).first(where: { $0.claimedBy == sandbox }) { return layout.slot(mine.index) }
-        if var free = slots(of: pool).first(where: { $0.ready && $0.claimedBy == nil && !reserved.contains("\(pool)/\($0.index)") }) {
+        if var free = slots(of: pool).first(where: { $0.ready && $0.retired != true && $0.claimedBy == nil && !reserved.contains("\(pool)/\($0.index)") }) {
             let key = "\(pool)/\(free.index)"
             reserved.insert(key)
             defer { reserved.remove(key) }
@@ -184,10 +224,25 @@ public actor SlotNetwork: HostNetwork {
         return layout.slot(made.index)
     }
 
+    /// Retires the slot at once (never handed out again) and tears it down in the
+    /// background: deleting a veth and a namespace waits ~20 ms on the kernel. Pool
+    /// maintenance and observation wait for pending teardowns; after a crash the retired
+    /// record is found and the slot destroyed then.
     public func release(sandbox: String, journal: StepJournal) async throws {
-        guard let slot = slots().first(where: { $0.claimedBy == sandbox }), let record = pools()[slot.pool] else { return }
-        // Scrubbed by destruction: conntrack, addresses and rules go with the namespace.
-        try await destroySlot(SlotLayout(prefix: prefix, pool: slot.pool, spec: record.spec), slot.index, journal: journal)
+        guard var slot = slots().first(where: { $0.claimedBy == sandbox }), let record = pools()[slot.pool] else { return }
+        slot.claimedBy = nil
+        slot.ready = false
+        slot.retired = true
+        let retired = slot
+        try await journal.step("network.slot.release") { try write(retired) }
+        let layout = SlotLayout(prefix: prefix, pool: slot.pool, spec: record.spec)
+        let key = "\(slot.pool)/\(slot.index)"
+        teardowns[key] = Task { await self.tearDown(layout, retired.index) }
+    }
+
+    private func tearDown(_ layout: SlotLayout, _ index: Int) async {
+        // Failures leave the retired record; the next ensurePool destroys the slot again.
+        try? await destroySlot(layout, index, journal: NoJournal())
     }
 
     // MARK: - Slots
@@ -258,7 +313,7 @@ public actor SlotNetwork: HostNetwork {
             try await Self.removeSlotObjects(layout, index)
         }
         // The record goes last.
-        try await journal.step("network.slot.forget") { try AtomicFile.remove(slotPath(layout.pool, index)) }
+        try await journal.step("network.slot.forget") { try forget(layout.pool, index) }
     }
 
     private static func removeSlotObjects(_ layout: SlotLayout, _ index: Int) async throws {
