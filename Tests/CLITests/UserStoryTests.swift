@@ -18,6 +18,10 @@ struct UserStoryTests {
         #expect(rows.map { $0["name"] as? String } == ["web-1", "web-2", "worker-1"])
         #expect(rows.map { $0["observedState"] as? String } == ["running", "running", "paused"])
         #expect(rows.allSatisfy { $0["ready"] as? String == "True" && ($0["pid"] as? Int ?? 0) > 0 })
+        // Each VMM runs inside its own slot's namespace.
+        let spaces = rows.compactMap { row in (row["pid"] as? Int).map { CLIHarness.exec([NetworkCleanup.tool("ip"), "netns", "identify", "\($0)"]).stdout } }
+        #expect(Set(spaces).count == 3 && spaces.allSatisfy { $0.hasPrefix("\(h.netPrefix)-default-") }, "\(spaces)")
+        #expect(rows.allSatisfy { ($0["address"] as? String)?.hasPrefix("10.200.") == true })
         #expect(h.converge("get", "sandboxes").stdout.contains("web-1"))
 
         // 2. plan right after: no changes, exit 0.
@@ -72,6 +76,11 @@ struct UserStoryTests {
         #expect(h.vmmPIDs().count == 2)
         #expect(h.converge("apply", h.specs, "--allow-empty").status == 0)
         #expect(h.leftovers().isEmpty, "\(h.leftovers())")
+        // The host's network is as it was: no namespace, link or table of this run.
+        let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        #expect(!namespaces.contains { $0.hasPrefix(h.netPrefix) }, "\(namespaces)")
+        #expect(!NetworkCleanup.links().contains { $0.hasPrefix(h.netPrefix) })
+        #expect(CLIHarness.exec([NetworkCleanup.tool("nft"), "list", "tables"]).stdout.contains(h.netPrefix) == false)
         for pid in pids { #expect(kill(pid, 0) != 0 || CLIUserStoryHelpers.isZombie(pid), "VMM \(pid) still runs") }
     }
 

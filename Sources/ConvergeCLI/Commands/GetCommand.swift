@@ -30,9 +30,9 @@ struct GetCommand: Command {
         if global.json {
             try Output.json(rows)
         } else if kind == .sandbox {
-            Output.table(["NAME", "RUNTIME", "DESIRED", "OBSERVED", "CPUS", "MEMORY", "DISK", "PID", "READY", "REASON"], rows.map {
+            Output.table(["NAME", "RUNTIME", "DESIRED", "OBSERVED", "CPUS", "MEMORY", "DISK", "ADDRESS", "PID", "READY", "REASON"], rows.map {
                 [$0.name, $0.runtime ?? "-", $0.desiredState ?? "-", $0.observedState ?? "-", $0.cpus.map(String.init) ?? "-",
-                 $0.memory ?? "-", $0.disk ?? "-", $0.pid.map(String.init) ?? "-", $0.ready, $0.reason]
+                 $0.memory ?? "-", $0.disk ?? "-", $0.address ?? "-", $0.pid.map(String.init) ?? "-", $0.ready, $0.reason]
             })
         } else {
             Output.table(["NAME", "DESIRED", "APPLIED", "READY", "REASON"], rows.map {
@@ -63,6 +63,9 @@ struct StatusRow: Encodable {
     var memory: String?
     var disk: String?
     var pid: Int32?
+    /// Where the host reaches the sandbox (its slot address), and the namespace it runs in.
+    var address: String?
+    var namespace: String?
     var applied: Bool
     var summary: String?
     var ready: String
@@ -107,10 +110,15 @@ enum StatusRows {
                     row.memory = (o?.config.memory).map(\.description)
                     row.disk = (o?.config.disk).map(\.description)
                     row.pid = o?.process?.pid
+                    row.address = o?.slot?.slotAddress
+                    row.namespace = o?.slot?.namespace
                     row.applied = o != nil
                 case .tapPool:
                     row.applied = observed.pools[name] != nil
-                    if let p = spec?.resource.tapPool { row.summary = "size \(p.size), \(p.subnet)" }
+                    if let p = spec?.resource.tapPool {
+                        let o = observed.pools[name]
+                        row.summary = "size \(p.size), \(p.subnet); \(o?.ready ?? 0) ready, \(o?.claimed ?? 0) claimed" + ((o?.broken ?? 0) > 0 ? ", \(o!.broken) broken" : "")
+                    }
                 case .balloonPolicy:
                     row.applied = observed.policies[name] != nil
                     if let p = spec?.resource.balloonPolicy { row.summary = "every \(p.interval), buffer \(p.buffer)" }

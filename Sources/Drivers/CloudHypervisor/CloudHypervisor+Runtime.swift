@@ -71,7 +71,7 @@ extension CloudHypervisor {
             return ObservedSandbox(name: name, config: meta.config, intendedState: meta.intendedState, vm: live.state,
                                    process: live.process, liveCpus: live.info?.config.cpus.boot_vcpus,
                                    liveMemory: live.info?.memory_actual_size.map(Quantity.init(bytes:)),
-                                   diskExists: FileManager.default.fileExists(atPath: layout.disk(name)))
+                                   diskExists: FileManager.default.fileExists(atPath: layout.disk(name)), slot: meta.slot)
         }
 
         struct LiveState {

@@ -58,9 +58,12 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
     public var liveCpus: Int?
     public var liveMemory: Quantity?
     public var diskExists: Bool
+    /// The network slot it holds, if any.
+    public var slot: NetworkSlot?
 
     public init(name: String, config: SandboxConfig, intendedState: PowerState, vm: VMState, process: ProcessIdentity? = nil,
-                liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true) {
+                liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true, slot: NetworkSlot? = nil) {
+        self.slot = slot
         self.name = name
         self.config = config
         self.intendedState = intendedState
