@@ -36,7 +36,7 @@ public actor FakeRuntime: SandboxRuntime {
 
     public func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws {
         try record("create \(name)")
-        try await journal.step("fake.create") {}
+        try await journal.step(.sandboxRecord) {}
         sandboxes[name] = ObservedSandbox(name: name, config: config, intendedState: state, vm: Self.vm(for: state),
                                           process: state == .stopped ? nil : ProcessIdentity(pid: 1000, startTime: 1))
     }

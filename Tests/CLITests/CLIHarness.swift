@@ -52,6 +52,28 @@ final class CLIHarness: @unchecked Sendable {
         Self.exec([Self.product("converge")] + args + ["--state", state])
     }
 
+    /// `converge ARGS --state STATE` with extra environment (e.g. the crash hook).
+    @discardableResult
+    func converge(_ args: [String], environment: [String: String]) -> Run {
+        Self.exec([Self.product("converge")] + args + ["--state", state],
+                  environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
+    }
+
+    /// Writes `text` as the only spec file of the spec directory.
+    func setSpecs(_ text: String) throws {
+        try? FileManager.default.removeItem(atPath: specs)
+        try FileManager.default.createDirectory(atPath: specs, withIntermediateDirectories: true)
+        try text.write(toFile: "\(specs)/specs.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// Live processes whose command line names this harness's directory: VMMs it started.
+    func ownProcesses() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !CLIUserStoryHelpers.isZombie(pid) else { return false }
+            return String(decoding: cmdline, as: UTF8.self).contains(root)
+        }
+    }
+
     func edit(_ file: String, _ from: String, _ to: String) throws {
         let path = "\(specs)/\(file)"
         let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -93,9 +115,9 @@ final class CLIHarness: @unchecked Sendable {
 
     /// Runs `argv` to completion with the project's posix_spawn runner (Foundation's
     /// `Process.waitUntilExit` can spin forever under parallel tests on Linux).
-    static func exec(_ argv: [String]) -> Run {
+    static func exec(_ argv: [String], environment: [String: String]? = nil) -> Run {
         do {
-            let result = try Spawn.runToCompletion(argv)
+            let result = try Spawn.runToCompletion(argv, environment: environment)
             return Run(status: result.status, stdout: result.stdout, stderr: result.stderr)
         } catch {
             return Run(status: -1, stdout: "", stderr: "\(error)")

@@ -36,7 +36,7 @@ struct ReconcilerTests {
         let rig = try Rig()
         _ = try await rig.reconciler.apply(Build.specSet([Build.sandbox("a")]))
         let rows = try await rig.store.journal()
-        #expect(rows.map(\.step) == ["fake.create"])
+        #expect(rows.map(\.step) == ["sandbox.record"])
         #expect(rows.allSatisfy { $0.outcome == "done" })
     }
 

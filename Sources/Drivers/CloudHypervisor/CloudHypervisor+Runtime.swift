@@ -123,7 +123,7 @@ extension CloudHypervisor {
                 throw StepFailure(step: "ch.source", message: "restoring from a snapshot and forking are not implemented in this version of Converge; use source.image")
             }
             try checkSocketPath(name)
-            try await journal.step("ch.record") {
+            try await journal.step(.sandboxRecord) {
                 try FileManager.default.createDirectory(atPath: layout.directory(name), withIntermediateDirectories: true)
                 try FileManager.default.createDirectory(atPath: layout.socketsDirectory, withIntermediateDirectories: true)
                 let existing = Metadata.read(layout.metadata(name))
@@ -136,7 +136,7 @@ extension CloudHypervisor {
                     throw StepFailure(step: "network.slot.claim", message: "sandbox \(name) asks for pool \(pool) but this host has no network driver")
                 }
                 let slot = try await network.claim(pool: pool, for: name, journal: journal)
-                try await journal.step("ch.record.slot") {
+                try await journal.step(.sandboxRecordSlot) {
                     guard var meta = Metadata.read(layout.metadata(name)) else { return }
                     meta.slot = slot
                     try meta.write(to: layout.metadata(name))
@@ -144,12 +144,12 @@ extension CloudHypervisor {
             }
             let disk = layout.disk(name)
             if reuseDisk && FileManager.default.fileExists(atPath: disk) {
-                let info = try await journal.step("disk.inspect") { try await disks.info(disk) }
+                let info = try await journal.step(.diskInspect) { try await disks.info(disk) }
                 if info.virtualSize < config.disk.bytes {
-                    try await journal.step("disk.grow") { try await disks.grow(disk, to: config.disk.bytes) }
+                    try await journal.step(.diskGrow) { try await disks.grow(disk, to: config.disk.bytes) }
                 }
             } else {
-                try await journal.step("disk.overlay.create") {
+                try await journal.step(.diskOverlayCreate) {
                     try await disks.createOverlay(at: disk, backing: base, size: config.disk.bytes)
                 }
             }
@@ -176,17 +176,17 @@ extension CloudHypervisor {
                 case .running where state == .running, .paused where state == .paused:
                     break
                 case .running:
-                    try await journal.step("ch.vm.pause") { try await client(meta).pause() }
+                    try await journal.step(.chVMPause) { try await client(meta).pause() }
                 case .paused:
-                    try await journal.step("ch.vm.resume") { try await client(meta).resume() }
+                    try await journal.step(.chVMResume) { try await client(meta).resume() }
                 case .created:
                     try await bootExisting(name, &meta, process: live.process, journal: journal)
-                    if state == .paused { try await journal.step("ch.vm.pause") { try await client(meta).pause() } }
+                    if state == .paused { try await journal.step(.chVMPause) { try await client(meta).pause() } }
                 case .absent, .shutdown, .unresponsive, .unknown:
                     // A VMM that cannot be trusted is replaced by a fresh process; the disk stays.
                     if live.state != .absent { try await stopVMM(name, meta, live.process, journal: journal) }
                     try await boot(name, &meta, journal: journal)
-                    if state == .paused { try await journal.step("ch.vm.pause") { try await client(meta).pause() } }
+                    if state == .paused { try await journal.step(.chVMPause) { try await client(meta).pause() } }
                 }
                 try await verify(name, meta, expect: state == .running ? .running : .paused, journal: journal)
             case .stopped:
@@ -196,7 +196,7 @@ extension CloudHypervisor {
                 throw StepFailure(step: "ch.suspend", message: "state suspended (memory snapshot to disk) is not implemented in this version of Converge; use paused or stopped")
             }
             meta.intendedState = state
-            try await journal.step("ch.record.update") { try meta.write(to: layout.metadata(name)) }
+            try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }
         }
 
         private func client(_ meta: Metadata) -> Client { Client(socketPath: meta.socket) }
@@ -204,10 +204,17 @@ extension CloudHypervisor {
         /// Spawns a fresh VMM and boots the VM: spawn → wait for the socket → vm.create → vm.boot.
         private func boot(_ name: String, _ meta: inout Metadata, journal: StepJournal) async throws {
             try preflight()
-            let identity = try await journal.step("ch.spawn") { try await spawn(name, meta) }
+            if meta.slot == nil, let pool = meta.config.networkPool, let network {
+                // A crash between the claim and its record: claims are idempotent per sandbox.
+                let slot = try await network.claim(pool: pool, for: name, journal: journal)
+                meta.slot = slot
+                let record = meta
+                try await journal.step(.sandboxRecordSlot) { try record.write(to: layout.metadata(name)) }
+            }
+            let identity = try await journal.step(.chSpawn) { try await spawn(name, meta) }
             meta.process = identity
             // Record the pid before anything else can fail, so the next pass finds the process.
-            try await journal.step("ch.record.pid") { try meta.write(to: layout.metadata(name)) }
+            try await journal.step(.sandboxRecordPID) { try meta.write(to: layout.metadata(name)) }
             do {
                 try await bootExisting(name, &meta, process: identity, journal: journal)
             } catch {
@@ -223,14 +230,14 @@ extension CloudHypervisor {
             let hasConfig = (try? await client.info()) != nil
             if !hasConfig {
                 let config = vmConfig(name, meta.config, slot: meta.slot)
-                try await journal.step("ch.vm.create") { try await client.create(config) }
+                try await journal.step(.chVMCreate) { try await client.create(config) }
             }
-            try await journal.step("ch.vm.boot") { try await client.boot() }
+            try await journal.step(.chVMBoot) { try await client.boot() }
         }
 
         /// "Booted" is not "running": checks the process and the VM state after the fact.
         private func verify(_ name: String, _ meta: Metadata, expect: VMState, journal: StepJournal) async throws {
-            try await journal.step("ch.verify") {
+            try await journal.step(.chVerify) {
                 let live = await liveState(name, meta)
                 guard live.state == expect else {
                     throw StepFailure(step: "ch.verify", message: "expected the VM \(expect), observed \(live.state)\(logTail(name))")
@@ -287,7 +294,7 @@ extension CloudHypervisor {
 
         /// Stops the VMM: vmm.shutdown, wait for the exit, then SIGKILL to its group.
         private func stopVMM(_ name: String, _ meta: Metadata, _ process: ProcessIdentity?, journal: StepJournal) async throws {
-            try await journal.step("ch.vmm.stop") {
+            try await journal.step(.chVMMStop) {
                 try? await Client(socketPath: meta.socket, timeout: 2).shutdownVMM()
                 if let process {
                     let deadline = Date().addingTimeInterval(stopTimeout)
@@ -323,13 +330,13 @@ extension CloudHypervisor {
             }
             let resize = VmResize(desired_vcpus: config.cpus != meta.config.cpus ? config.cpus : nil,
                                   desired_ram: config.memory != meta.config.memory ? config.memory.bytes : nil)
-            try await journal.step("ch.vm.resize") { try await client(meta).resize(resize) }
-            let info = try await journal.step("ch.verify") { try await client(meta).info() }
+            try await journal.step(.chVMResize) { try await client(meta).resize(resize) }
+            let info = try await journal.step(.chVerify) { try await client(meta).info() }
             if let vcpus = resize.desired_vcpus, info.config.cpus.boot_vcpus != vcpus {
                 throw StepFailure(step: "ch.verify", message: "asked for \(vcpus) vCPUs, the VM reports \(info.config.cpus.boot_vcpus)")
             }
             meta.config = config
-            try await journal.step("ch.record.update") { try meta.write(to: layout.metadata(name)) }
+            try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }
         }
 
         public func update(_ name: String, config: SandboxConfig, journal: StepJournal) async throws {
@@ -337,16 +344,16 @@ extension CloudHypervisor {
                 throw StepFailure(step: "ch.record.read", message: "no metadata at \(layout.metadata(name))")
             }
             meta.config = config
-            try await journal.step("ch.record.update") { try meta.write(to: layout.metadata(name)) }
+            try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }
         }
 
         public func growDisk(_ name: String, to size: Quantity, journal: StepJournal) async throws {
             guard var meta = Metadata.read(layout.metadata(name)) else {
                 throw StepFailure(step: "ch.record.read", message: "no metadata at \(layout.metadata(name))")
             }
-            try await journal.step("disk.grow") { try await disks.grow(layout.disk(name), to: size.bytes) }
+            try await journal.step(.diskGrow) { try await disks.grow(layout.disk(name), to: size.bytes) }
             meta.config.disk = size
-            try await journal.step("ch.record.update") { try meta.write(to: layout.metadata(name)) }
+            try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }
         }
 
         // MARK: - Destroy
@@ -362,17 +369,17 @@ extension CloudHypervisor {
                 try await network.release(sandbox: name, journal: journal)
                 if var updated = Metadata.read(layout.metadata(name)) {
                     updated.slot = nil
-                    try await journal.step("ch.record.update") { try updated.write(to: layout.metadata(name)) }
+                    try await journal.step(.sandboxRecordUpdate) { try updated.write(to: layout.metadata(name)) }
                 }
             }
             guard !keepDisk else { return }
-            try await journal.step("disk.remove") {
+            try await journal.step(.diskRemove) {
                 for file in [layout.disk(name), layout.disk(name) + ".tmp", layout.vmmLog(name), layout.serialLog(name)] {
                     try AtomicFile.remove(file)
                 }
             }
             // The record goes last: a crash before this line leaves something to find.
-            try await journal.step("ch.record.remove") {
+            try await journal.step(.sandboxRecordRemove) {
                 try AtomicFile.remove(layout.metadata(name))
                 let dir = layout.directory(name)
                 for leftover in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where leftover.hasPrefix(Layout.metadataFile) {

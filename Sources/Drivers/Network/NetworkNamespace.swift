@@ -14,6 +14,14 @@ enum NetworkNamespace {
 
     static func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
 
+    /// True when /run/netns/NAME has a namespace mounted on it (nsfs), not just an empty
+    /// file left by a crash between creating the file and mounting on it.
+    static func isPinned(_ name: String) -> Bool {
+        var pinned = stat(), nsfs = stat()
+        guard stat(path(name), &pinned) == 0, stat("/proc/self/ns/net", &nsfs) == 0 else { return false }
+        return pinned.st_dev == nsfs.st_dev
+    }
+
     /// Names under /run/netns that start with `prefix`.
     static func list(prefix: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(prefix) }.sorted()

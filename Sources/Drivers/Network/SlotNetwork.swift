@@ -102,10 +102,12 @@ public actor SlotNetwork: HostNetwork {
             let layout = SlotLayout(prefix: prefix, pool: name, spec: pool.spec)
             let health = try await inspect(layout)
             let records = slots(of: name)
-            let healthy = records.filter { health.healthy.contains($0.index) }
+            // Slots being built or torn down right now are neither ready nor broken.
+            let settled = records.filter { !reserved.contains("\(name)/\($0.index)") }
+            let healthy = settled.filter { health.healthy.contains($0.index) }
             result[name] = ObservedPool(spec: pool.spec, ready: healthy.filter { $0.ready && $0.retired != true && $0.claimedBy == nil }.count,
                                         claimed: records.filter { $0.claimedBy != nil }.count,
-                                        broken: records.count - healthy.count + health.orphans.count)
+                                        broken: settled.count - healthy.count + health.orphans.count)
         }
         return result
     }
@@ -153,22 +155,23 @@ public actor SlotNetwork: HostNetwork {
             throw StepFailure(step: "network.pool.record", message: "pools \(name) and \(clash.name) hash to the same interface tag \(layout.tag); rename one of them")
         }
         let previous = pools()[name]
-        try await journal.step("network.pool.record") {
+        try await journal.step(.poolRecord) {
             try FileManager.default.createDirectory(atPath: poolsDirectory, withIntermediateDirectories: true)
             try AtomicFile.write(try JSONEncoder().encode(PoolRecord(name: name, spec: spec)), to: poolPath(name))
         }
         let health = try await inspect(layout)
         for orphan in health.orphans {
-            try await journal.step("network.orphan.remove") { try await removeObject(orphan) }
+            try await journal.step(.orphanRemove) { try await removeObject(orphan) }
         }
         let specChanged = previous.map { $0.spec.subnet != spec.subnet || $0.spec.guestGateway != spec.guestGateway || $0.spec.guestAddress != spec.guestAddress } ?? false
-        for slot in slots(of: name) where slot.claimedBy == nil && (specChanged || !health.healthy.contains(slot.index) || !slot.ready || slot.retired == true) {
+        let inFlight = { (slot: SlotRecord) in self.reserved.contains("\(name)/\(slot.index)") }
+        for slot in slots(of: name) where !inFlight(slot) && slot.claimedBy == nil && (specChanged || !health.healthy.contains(slot.index) || !slot.ready || slot.retired == true) {
             try await destroySlot(layout, slot.index, journal: journal)  // idle and stale or broken: replaced below
         }
-        for slot in slots(of: name) where slot.claimedBy != nil && !health.healthy.contains(slot.index) {
-            try await journal.step("network.slot.repair") { try await buildSlot(layout, slot.index) }
+        for slot in slots(of: name) where !inFlight(slot) && slot.claimedBy != nil && !health.healthy.contains(slot.index) {
+            try await journal.step(.slotRepair) { try await buildSlot(layout, slot.index) }
         }
-        var idle = slots(of: name).filter { $0.claimedBy == nil && $0.retired != true }
+        var idle = slots(of: name).filter { $0.claimedBy == nil && $0.retired != true && !inFlight($0) }
         while idle.count > spec.size, let extra = idle.popLast() {
             try await destroySlot(layout, extra.index, journal: journal)
         }
@@ -184,7 +187,7 @@ public actor SlotNetwork: HostNetwork {
                 try await group.waitForAll()
             }
         }
-        try await journal.step("network.nat.apply") { try await applyHostRules() }
+        try await journal.step(.natApply) { try await applyHostRules() }
     }
 
     public func removePool(_ name: String, journal: StepJournal) async throws {
@@ -197,10 +200,11 @@ public actor SlotNetwork: HostNetwork {
         let layout = SlotLayout(prefix: prefix, pool: name, spec: record.spec)
         for slot in slots(of: name) { try await destroySlot(layout, slot.index, journal: journal) }
         for orphan in try await inspect(layout).orphans {
-            try await journal.step("network.orphan.remove") { try await removeObject(orphan) }
+            try await journal.step(.orphanRemove) { try await removeObject(orphan) }
         }
-        try await journal.step("network.pool.remove") { try AtomicFile.remove(poolPath(name)) }
-        try await journal.step("network.nat.apply") { try await applyHostRules() }
+        // The rules first, the record last: a crash in between leaves the record to find.
+        try await journal.step(.natApply) { try await applyHostRules(excluding: name) }
+        try await journal.step(.poolRemove) { try AtomicFile.remove(poolPath(name)) }
     }
 
     // MARK: - Claims
@@ -216,7 +220,7 @@ public actor SlotNetwork: HostNetwork {
             reserved.insert(key)
             defer { reserved.remove(key) }
             free.claimedBy = sandbox
-            try await journal.step("network.slot.claim") { try write(free) }
+            try await journal.step(.slotClaim) { try write(free) }
             return layout.slot(free.index)
         }
         // A cold pool: make a slot now, claimed from the start.
@@ -234,7 +238,7 @@ public actor SlotNetwork: HostNetwork {
         slot.ready = false
         slot.retired = true
         let retired = slot
-        try await journal.step("network.slot.release") { try write(retired) }
+        try await journal.step(.slotRelease) { try write(retired) }
         let layout = SlotLayout(prefix: prefix, pool: slot.pool, spec: record.spec)
         let key = "\(slot.pool)/\(slot.index)"
         teardowns[key] = Task { await self.tearDown(layout, retired.index) }
@@ -257,10 +261,10 @@ public actor SlotNetwork: HostNetwork {
         defer { reserved.remove(key) }
         // The record comes first, so a crash during creation leaves something to find.
         var record = SlotRecord(pool: layout.pool, index: index, claimedBy: claimedBy, ready: false)
-        try await journal.step("network.slot.record") { try write(record) }
-        try await journal.step("network.slot.create") { try await buildSlot(layout, index) }
+        try await journal.step(.slotRecord) { try write(record) }
+        try await journal.step(.slotCreate) { try await buildSlot(layout, index) }
         record.ready = true
-        try await journal.step("network.slot.ready") { try write(record) }
+        try await journal.step(.slotReady) { try write(record) }
         return record
     }
 
@@ -268,6 +272,9 @@ public actor SlotNetwork: HostNetwork {
     /// same call creates a slot and repairs one whose parts were deleted by hand.
     private func buildSlot(_ layout: SlotLayout, _ index: Int) async throws {
         let ns = layout.namespace(index)
+        if NetworkNamespace.exists(ns) && !NetworkNamespace.isPinned(ns) {
+            try NetworkNamespace.delete(ns)  // a crash between creating the file and mounting on it
+        }
         let create = !NetworkNamespace.exists(ns)
         do {
             try await NetworkNamespace.run(ns, create: create) { root in
@@ -309,11 +316,15 @@ public actor SlotNetwork: HostNetwork {
     }
 
     private func destroySlot(_ layout: SlotLayout, _ index: Int, journal: StepJournal) async throws {
-        try await journal.step("network.slot.destroy") {
+        // Reserved until the record is gone, so no creation reuses the index meanwhile.
+        let key = "\(layout.pool)/\(index)"
+        reserved.insert(key)
+        defer { reserved.remove(key) }
+        try await journal.step(.slotDestroy) {
             try await Self.removeSlotObjects(layout, index)
         }
         // The record goes last.
-        try await journal.step("network.slot.forget") { try forget(layout.pool, index) }
+        try await journal.step(.slotForget) { try forget(layout.pool, index) }
     }
 
     private static func removeSlotObjects(_ layout: SlotLayout, _ index: Int) async throws {
@@ -334,8 +345,8 @@ public actor SlotNetwork: HostNetwork {
 
     /// Converge's own nftables table in the root namespace, rewritten atomically: slots never
     /// reach each other, and pools with `nat: true` masquerade out. Nothing else is touched.
-    private func applyHostRules() async throws {
-        let all = pools().values.sorted { $0.name < $1.name }
+    private func applyHostRules(excluding removed: String? = nil) async throws {
+        let all = pools().values.filter { $0.name != removed }.sorted { $0.name < $1.name }
         let natSubnets = all.filter(\.spec.nat).map(\.spec.subnet)
         var text = "add table ip \(tableName)\ndelete table ip \(tableName)\n"
         if !all.isEmpty {

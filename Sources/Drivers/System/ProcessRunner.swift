@@ -60,13 +60,13 @@ public enum Spawn {
     }
 
     /// Runs `argv` to completion, capturing its output.
-    static func runToCompletion(_ argv: [String]) throws -> ProcessResult {
+    static func runToCompletion(_ argv: [String], environment: [String: String]? = nil) throws -> ProcessResult {
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
         try sys("pipe2") { systemPipe2(&out, O_CLOEXEC) }
         try sys("pipe2") { systemPipe2(&err, O_CLOEXEC) }
         let pid: Int32
         do {
-            pid = try spawn(argv, environment: nil) { actions in
+            pid = try spawn(argv, environment: environment) { actions in
                 posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
                 posix_spawn_file_actions_adddup2(&actions, out[1], 1)
                 posix_spawn_file_actions_adddup2(&actions, err[1], 2)

@@ -36,7 +36,7 @@ struct ExecutionContext: Sendable {
                 try await network.ensurePool(name, spec: spec, journal: journal)
             }
         case .balloonPolicy:
-            try await journal.step("policy.record") {
+            try await journal.step(.policyRecord) {
                 try await store.setApplied(action.id, action.verb == .destroy ? nil : action.body)
             }
         case .snapshot:

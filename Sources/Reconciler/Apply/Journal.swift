@@ -21,7 +21,8 @@ struct StoreJournal: StepJournal {
     let id: ResourceID
     let action: String
 
-    func step<T: Sendable>(_ name: String, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T {
+    func step<T: Sendable>(_ step: JournalStep, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T {
+        let name = step.rawValue
         CrashHook.shared.check(step: name, phase: .before)
         let row = try await store.journalIntent(pass: pass, id: id, action: action, step: name)
         do {
@@ -42,7 +43,7 @@ struct StoreJournal: StepJournal {
 /// A journal that records nothing, for read-only callers and tests of drivers alone.
 public struct NoJournal: StepJournal {
     public init() {}
-    public func step<T: Sendable>(_ name: String, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T {
+    public func step<T: Sendable>(_ name: JournalStep, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T {
         try await body()
     }
 }

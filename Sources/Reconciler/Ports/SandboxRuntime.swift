@@ -75,7 +75,7 @@ public struct NetworkSlot: Hashable, Sendable, Codable {
 
 extension StepJournal {
     /// Runs `body` as the step `name`, in the caller's isolation.
-    public func step<T: Sendable>(_ name: String, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T) async throws -> T {
+    public func step<T: Sendable>(_ name: JournalStep, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T) async throws -> T {
         try await step(name, isolation: isolation, body)
     }
 }
@@ -90,7 +90,7 @@ public protocol SnapshotDriver: Sendable {
 /// Records each step of an action before it runs and its outcome after, so a crash
 /// always leaves a trace of what was under way.
 public protocol StepJournal: Sendable {
-    /// Runs `body` as the step `name` (a stable dotted name, e.g. `ch.vm.boot`).
+    /// Runs `body` as the step `name` (stored by its stable dotted name, e.g. `ch.vm.boot`).
     /// It runs in the caller's isolation, so an actor may journal steps that touch its state.
-    func step<T: Sendable>(_ name: String, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T
+    func step<T: Sendable>(_ name: JournalStep, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T
 }

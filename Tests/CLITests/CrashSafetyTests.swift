@@ -1,0 +1,144 @@
+import Foundation
+import Glibc
+import Reconciler
+import Testing
+@testable import Drivers
+
+/// Kill -9 at every journaled step, before and after it, then restart: the next apply
+/// converges to the specs and nothing leaks (process, socket, namespace, link, nft table,
+/// overlay, metadata), and no disk of a spec'd sandbox is lost.
+@Suite("Crash safety: SIGKILL at every journaled step", .serialized)
+struct CrashSafetyTests {
+    /// A change to apply, from a state reached by applying `setup` first.
+    struct Scenario: Sendable {
+        var name: String
+        var setup: [String]
+        var target: String
+        /// Damage done by hand before the target apply.
+        var damage: (@Sendable (CLIHarness) -> Void)? = nil
+        /// The disk of sandbox `a` must survive the crash and the recovery.
+        var keepsDisk: Bool
+    }
+
+    static func specs(state: String = "running", memory: String = "1Gi", limit: String = "2Gi", disk: String = "4Gi",
+                      sandbox: Bool = true, pool: Bool = true) -> String {
+        guard pool else { return "" }
+        var text = """
+        apiVersion: converge.dev/v1
+        kind: TapPool
+        metadata: {name: default}
+        spec: {size: 1, subnet: 10.200.0.0/16, guest: {gateway: 192.168.0.1/24, address: 192.168.0.2}}
+        ---
+        apiVersion: converge.dev/v1
+        kind: BalloonPolicy
+        metadata: {name: default}
+        spec: {interval: 30s}
+
+        """
+        if sandbox {
+            text += """
+            ---
+            apiVersion: converge.dev/v1
+            kind: Sandbox
+            metadata: {name: a}
+            spec: {state: \(state), cpus: 1, memory: \(memory), disk: \(disk), limits: {cpus: 2, memory: \(limit)}, source: {image: ubuntu-base.1}, network: {pool: default}, balloon: {policy: default}}
+
+            """
+        }
+        return text
+    }
+
+    static let scenarios: [Scenario] = [
+        Scenario(name: "create", setup: [], target: specs(), keepsDisk: false),
+        Scenario(name: "pause", setup: [specs()], target: specs(state: "paused"), keepsDisk: true),
+        Scenario(name: "resume", setup: [specs(state: "paused")], target: specs(), keepsDisk: true),
+        Scenario(name: "resize", setup: [specs()], target: specs(memory: "1536Mi"), keepsDisk: true),
+        Scenario(name: "stop and grow the disk", setup: [specs()], target: specs(state: "stopped", disk: "6Gi"), keepsDisk: true),
+        Scenario(name: "replace keeping the disk", setup: [specs()], target: specs(memory: "3Gi", limit: "4Gi", disk: "5Gi"), keepsDisk: true),
+        Scenario(name: "destroy the sandbox", setup: [specs()], target: specs(sandbox: false), keepsDisk: false),
+        Scenario(name: "destroy everything", setup: [specs()], target: specs(pool: false), keepsDisk: false),
+        Scenario(name: "repair", setup: [specs()], target: specs(), damage: { h in
+            // A claimed slot loses its TAP by hand, and a stray namespace of the pool's naming appears.
+            let ip = NetworkCleanup.tool("ip")
+            _ = CLIHarness.exec([ip, "-n", "\(h.netPrefix)-default-0", "link", "delete", "tap0"])
+            _ = CLIHarness.exec([ip, "netns", "add", "\(h.netPrefix)-default-99"])
+        }, keepsDisk: true),
+    ]
+
+    /// Which steps each scenario's target apply journals, found by running it once.
+    static func discover() throws -> [String: Int] {
+        var firstScenario: [String: Int] = [:]
+        for (i, scenario) in scenarios.enumerated() {
+            let h = try CLIHarness()
+            for setup in scenario.setup {
+                try h.setSpecs(setup)
+                #expect(h.converge("apply", h.specs).status == 0)
+            }
+            scenario.damage?(h)
+            try h.setSpecs(scenario.target)
+            let run = h.converge("apply", h.specs, "--allow-empty")
+            #expect(run.status == 0, "scenario \(scenario.name): \(run.output)")
+            for step in h.lastPassSteps() where firstScenario[step] == nil { firstScenario[step] = i }
+        }
+        return firstScenario
+    }
+
+    @Test("every journaled step is reached by a scenario, and a crash before or after it is survived")
+    func everyStep() throws {
+        let coverage = try Self.discover()
+        let uncovered = JournalStep.allCases.map(\.rawValue).filter { coverage[$0] == nil }
+        #expect(uncovered.isEmpty, "journal steps no crash scenario reaches (add one): \(uncovered)")
+        for step in JournalStep.allCases.map(\.rawValue) {
+            guard let index = coverage[step] else { continue }
+            for phase in ["before", "after"] {
+                try crash(at: step, phase: phase, in: Self.scenarios[index])
+            }
+        }
+    }
+
+    private func crash(at step: String, phase: String, in scenario: Scenario) throws {
+        let label = "\(step):\(phase) in '\(scenario.name)'"
+        let h = try CLIHarness()
+        for setup in scenario.setup {
+            try h.setSpecs(setup)
+            #expect(h.converge("apply", h.specs).status == 0, "\(label): setup")
+        }
+        let disk = "\(h.state)/ch/sandboxes/cvg-a/disk.qcow2"
+        let inode = (try? FileManager.default.attributesOfItem(atPath: disk))?[.systemFileNumber] as? Int
+        scenario.damage?(h)
+        try h.setSpecs(scenario.target)
+
+        let crashed = h.converge(["apply", h.specs, "--allow-empty"], environment: ["CONVERGE_CRASH_AT": "\(step):1:\(phase)"])
+        #expect(crashed.status == 128 + SIGKILL, "\(label): expected a SIGKILL, got \(crashed.status): \(crashed.output)")
+
+        let recovered = h.converge("apply", h.specs, "--allow-empty")
+        #expect(recovered.status == 0, "\(label): recovery apply: \(recovered.output)")
+        let plan = h.converge("plan", h.specs, "--allow-empty")
+        #expect(plan.status == 0, "\(label): not converged after recovery: \(plan.stdout)")
+        if scenario.keepsDisk, let inode {
+            let now = (try? FileManager.default.attributesOfItem(atPath: disk))?[.systemFileNumber] as? Int
+            #expect(now == inode, "\(label): the disk of sandbox a was lost")
+        }
+        // Destroy everything: then nothing of this run may be left anywhere.
+        let empty = "\(h.root)/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let destroy = h.converge("apply", empty, "--allow-empty", "--force")
+        #expect(destroy.status == 0, "\(label): destroy: \(destroy.output)")
+        #expect(h.leftovers().isEmpty, "\(label): leftovers \(h.leftovers())")
+        #expect(h.ownProcesses().isEmpty, "\(label): VMM processes left \(h.ownProcesses())")
+        let namespaces = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix(h.netPrefix) }
+        #expect(namespaces.isEmpty, "\(label): namespaces left \(namespaces)")
+        #expect(!NetworkCleanup.links().contains { $0.hasPrefix(h.netPrefix) }, "\(label): links left")
+        #expect(!CLIHarness.exec([NetworkCleanup.tool("nft"), "list", "tables"]).stdout.contains(h.netPrefix), "\(label): nft table left")
+        let slots = ((try? FileManager.default.contentsOfDirectory(atPath: "\(h.state)/network/slots")) ?? [])
+        #expect(slots.isEmpty, "\(label): slot records left \(slots)")
+    }
+}
+
+extension CLIHarness {
+    /// Step names journaled by the most recent apply (read with Python's sqlite3).
+    func lastPassSteps() -> [String] {
+        let script = "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); print('\\n'.join(r[0] for r in db.execute('select distinct step from journal where pass=(select max(id) from passes)')))"
+        return CLIHarness.exec(["/usr/bin/python3", "-c", script, "\(state)/converge.db"]).stdout.split(separator: "\n").map(String.init)
+    }
+}
