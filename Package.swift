@@ -20,12 +20,12 @@ let package = Package(
         .systemLibrary(name: "CNFTables", path: "Sources/CNFTables", pkgConfig: "libnftables",
                        providers: [.apt(["libnftables-dev"])]),
         // setns, unshare, bind mounts and TUNSETIFF, which Swift's Glibc module hides.
-        .target(name: "CNetShim", path: "Sources/CNetShim"),
+        .target(name: "CSystemShim", path: "Sources/CSystemShim"),
 
         // MARK: - Layers: Resources → Reconciler → Drivers → CLI
         .target(name: "Resources", dependencies: ["CYAML"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "Reconciler", dependencies: ["Resources", "CSQLite"], exclude: ["README.md"], swiftSettings: strict),
-        .target(name: "Drivers", dependencies: ["Reconciler", "Resources", "CNetShim", "CNFTables"], exclude: ["README.md"], swiftSettings: strict),
+        .target(name: "Drivers", dependencies: ["Reconciler", "Resources", "CSystemShim", "CNFTables"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "ConvergeCLI", dependencies: ["Resources", "Reconciler", "Drivers"], swiftSettings: strict),
         .executableTarget(name: "converge", dependencies: ["ConvergeCLI"], swiftSettings: strict),
 

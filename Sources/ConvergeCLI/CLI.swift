@@ -3,7 +3,7 @@ import Foundation
 /// The `converge` command line: parse → validate → run, one type per subcommand.
 public enum CLI {
     static let commands: [any Command.Type] = [
-        ValidateCommand.self, PlanCommand.self, ApplyCommand.self, GetCommand.self, StatusCommand.self,
+        ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, GetCommand.self, StatusCommand.self,
         EventsCommand.self, BenchCommand.self,
     ]
 

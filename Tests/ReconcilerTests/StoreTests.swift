@@ -65,3 +65,19 @@ struct StoreTests {
         #expect(try await store.events(limit: 2).map(\.reason) == ["R3", "R4"])
     }
 }
+
+@Suite("Backoff")
+struct BackoffTests {
+    @Test("delays double per failure up to the cap, with bounded jitter, and reset on success")
+    func doubling() {
+        var b = Backoff(base: 1, cap: 8, jitter: 0, random: { 0.5 })
+        let id = ResourceID(.sandbox, "a")
+        #expect([b.failed(id, now: 0), b.failed(id, now: 0), b.failed(id, now: 0), b.failed(id, now: 0), b.failed(id, now: 0)] == [1, 2, 4, 8, 8])
+        #expect(b.waiting(now: 7.9) == [id] && b.waiting(now: 8.1).isEmpty)
+        #expect(b.nextRetry(after: 0) == 8)
+        b.succeeded(id)
+        #expect(b.failureCount(id) == 0 && b.waiting(now: 0).isEmpty)
+        var j = Backoff(base: 10, cap: 100, jitter: 0.2, random: { 1.0 })
+        #expect(abs(j.failed(id, now: 0) - 12) < 1e-9)
+    }
+}

@@ -74,9 +74,10 @@ struct StatusRow: Encodable {
 }
 
 enum StatusRows {
-    static func collect(_ wiring: Wiring, kinds: [ResourceKind]) async throws -> [StatusRow] {
+    static func collect(_ wiring: Wiring, kinds: [ResourceKind], observed known: ObservedState? = nil) async throws -> [StatusRow] {
         let specs = try await wiring.store.lastGoodSpecs()
-        let observed = try await wiring.reconciler.observe()
+        let observed: ObservedState
+        if let known { observed = known } else { observed = try await wiring.reconciler.observe() }
         let conditions = try await wiring.store.conditions()
         var rows: [StatusRow] = []
         for kind in kinds {

@@ -1,4 +1,4 @@
-import CNetShim
+import CSystemShim
 import Foundation
 import Glibc
 import Synchronization

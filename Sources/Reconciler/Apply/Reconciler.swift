@@ -11,6 +11,12 @@ public struct ApplyOptions: Sendable {
     /// Independent actions run at the same time, at most this many.
     public var concurrency: Int
 
+    /// Resources whose actions wait this pass (backoff); they are reported, not run.
+    public var deferred: Set<ResourceID> = []
+    /// Asked before every action is launched and every round: true stops launching new
+    /// actions; those in flight finish and the pass returns (graceful shutdown).
+    public var shouldStop: (@Sendable () -> Bool)?
+
     public init(plan: PlanOptions = PlanOptions(), allowEmpty: Bool = false, maxIterations: Int = 5, concurrency: Int = 8) {
         self.plan = plan
         self.allowEmpty = allowEmpty
@@ -102,6 +108,13 @@ public actor Reconciler {
         let desired = try await desired(from: specs)
         let pass = try await store.beginPass(command: "apply")
         try await store.recordSpecs(Array(specs.resources.values))
+        for id in desired.frozen {
+            // Its file does not validate: say where, and that nothing of it changes.
+            let file = desired.resources[id]?.origin.file
+            let first = specs.diagnostics.first { $0.file == file } ?? specs.diagnostics.first
+            try await store.record(Event(id: id, type: .warning, reason: "SpecInvalid",
+                                         message: "held at its last good spec: \(first?.description ?? "its file does not validate")"))
+        }
 
         var outcomes: [ActionOutcome] = []
         var failed: [ResourceID: String] = [:]
@@ -120,11 +133,12 @@ public actor Reconciler {
                 progress(.finding(finding))
                 try await store.record(Event(id: finding.id, type: .warning, reason: finding.reason, message: finding.message))
             }
-            let runnable = plan.actions.filter { failed[$0.id] == nil }
-            guard !runnable.isEmpty, iterations < options.maxIterations else { break }
+            let runnable = plan.actions.filter { failed[$0.id] == nil && !options.deferred.contains($0.id) }
+            guard !runnable.isEmpty, iterations < options.maxIterations, options.shouldStop?() != true else { break }
             iterations += 1
             progress(.iteration(iterations, actions: runnable.count))
-            let results = await execute(runnable, observed: observed, pass: pass, concurrency: options.concurrency, progress: progress)
+            let results = await execute(runnable, observed: observed, pass: pass, concurrency: options.concurrency,
+                                        shouldStop: options.shouldStop, progress: progress)
             outcomes += results
             for r in results where !r.succeeded { failed[r.action.id] = r.error ?? "failed" }
         }
@@ -134,12 +148,13 @@ public actor Reconciler {
         try await recordConditions(desired: desired, plan: plan, failed: failed)
         try await store.endPass(pass, outcome: converged ? "converged" : "not-converged", actions: outcomes.count)
         return ApplyReport(converged: converged, iterations: iterations, outcomes: outcomes, heldBack: plan.heldBack,
-                           findings: findings, failed: failed, remaining: remaining, frozen: desired.frozen)
+                           findings: findings, failed: failed, remaining: remaining, frozen: desired.frozen, observed: observed)
     }
 
     /// Runs `actions` as a graph: an action starts once the actions it depends on (and
     /// earlier actions on the same resource) succeeded; at most `concurrency` at once.
     private func execute(_ actions: [Action], observed: ObservedState, pass: Int64, concurrency: Int,
+                         shouldStop: (@Sendable () -> Bool)?,
                          progress: @escaping @Sendable (ProgressEvent) -> Void) async -> [ActionOutcome] {
         var waitingOn: [[Int]] = []
         for (i, action) in actions.enumerated() {
@@ -154,7 +169,7 @@ public actor Reconciler {
         await withTaskGroup(of: (Int, ActionOutcome).self) { group in
             var running = 0
             func launchReady() {
-                for i in actions.indices where !started.contains(i) && running < max(1, concurrency) {
+                for i in actions.indices where !started.contains(i) && running < max(1, concurrency) && shouldStop?() != true {
                     let deps = waitingOn[i]
                     if let failedDep = deps.first(where: { done[$0].map { !$0.succeeded } ?? false }) {
                         started.insert(i)

@@ -42,6 +42,8 @@ public struct ApplyReport: Sendable {
     public var failed: [ResourceID: String]
     public var remaining: [Action]
     public var frozen: [ResourceID]
+    /// The host as last observed in this pass.
+    public var observed: ObservedState
 }
 
 /// Why a pass refused to run at all.

@@ -31,8 +31,10 @@ enum SandboxDiff {
             return result
         }
         if !observed.diskExists {
-            result.actions.append(Action(id, .replace, reason: "its disk is missing from the host (rebuilt from \(desired.source))",
-                                         dependsOn: needs, config: desired, targetState: spec.state, keepsDisk: false))
+            // Nothing to lose: a create interrupted before its disk was made (or a disk
+            // deleted by hand). Creating again is not destructive for the prune guard.
+            result.actions.append(Action(id, .create, reason: "recorded but its disk is missing (an interrupted create?); creating it from \(desired.source)",
+                                         dependsOn: needs, config: desired, targetState: spec.state))
             return result
         }
 

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "cnetshim.h"
+#include "csystemshim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -48,3 +49,15 @@ int cvg_tap_create(const char *name) {
 }
 
 int cvg_gettid(void) { return (int)syscall(SYS_gettid); }
+
+int cvg_inotify_init(void) { return inotify_init1(IN_NONBLOCK | IN_CLOEXEC); }
+
+int cvg_inotify_watch_tree_events(int fd, const char *path) {
+    return inotify_add_watch(fd, path, IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM
+                                           | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB);
+}
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+int cvg_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

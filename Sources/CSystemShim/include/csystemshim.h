@@ -1,5 +1,5 @@
-#ifndef CNETSHIM_H
-#define CNETSHIM_H
+#ifndef CSYSTEMSHIM_H
+#define CSYSTEMSHIM_H
 
 #include <stdint.h>
 
@@ -28,5 +28,14 @@ int cvg_tap_create(const char *name);
 
 /* The kernel thread id of the caller (for /proc/self/task/TID/ns/net). */
 int cvg_gettid(void);
+
+/* inotify_init1(IN_NONBLOCK | IN_CLOEXEC). */
+int cvg_inotify_init(void);
+
+/* Watches `path` for what changes a spec tree: create, delete, write, moves. */
+int cvg_inotify_watch_tree_events(int fd, const char *path);
+
+/* pidfd_open(pid, 0): a descriptor that becomes readable when the process exits. */
+int cvg_pidfd_open(int pid);
 
 #endif

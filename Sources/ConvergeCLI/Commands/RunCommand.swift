@@ -1,0 +1,210 @@
+import Dispatch
+import Drivers
+import Foundation
+import Glibc
+import Reconciler
+import Resources
+import Synchronization
+
+/// `converge run DIR`: the daemon. Reconciles at start, whenever the spec tree changes
+/// (inotify, debounced), whenever a watched VMM exits (pidfd), when a resource's backoff
+/// expires, and every resync interval; until SIGTERM or SIGINT, then finishes the actions
+/// in flight (bounded by the grace period) and exits 0.
+struct RunCommand: Command {
+    static let name = "run"
+    static let abstract = "daemon: watch DIR and keep the host converged until SIGTERM/SIGINT"
+    static let usage = "converge run DIR [--resync 30s] [--grace 30s] [--max-destroy N] [--force] [--allow-empty]"
+
+    var global: GlobalOptions
+    var directory: String
+    var options: ApplyOptions
+    var resync: Double
+    var grace: Double
+
+    init(parsing arguments: inout Arguments) throws {
+        global = arguments.global
+        options = try ApplyCommand.applyOptions(&arguments)
+        resync = try Self.seconds(arguments.value("--resync"), default: 30)
+        grace = try Self.seconds(arguments.value("--grace"), default: 30)
+        directory = try arguments.positionals(min: 1, max: 1, usage: Self.usage)[0]
+    }
+
+    static func seconds(_ text: String?, default fallback: Double) throws -> Double {
+        guard let text else { return fallback }
+        guard let d = SpecDuration(parsing: text), d.milliseconds > 0 else { throw UsageError("'\(text)' is not a duration (e.g. 30s, 5m)") }
+        return Double(d.milliseconds) / 1000
+    }
+
+    func run() async throws {
+        let wiring = try Wiring(global)
+        let lock = try StateLock(stateDirectory: global.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        let waiter = try EventWaiter(directory: directory)
+        let stopping = Mutex(false)
+        let grace = self.grace
+        let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                guard stopping.withLock({ let was = $0; $0 = true; return !was }) else { return }
+                Log.line("signal \(number == SIGTERM ? "SIGTERM" : "SIGINT"): finishing the actions in flight (at most \(Int(grace))s)")
+                waiter.interrupt()
+                // The grace period is a bound: past it, leave (the journal shows what was in flight).
+                DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
+                    Log.line("grace period over; exiting")
+                    exit(0)
+                }
+            }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+
+        var backoff = Backoff()
+        let metrics = Metrics(path: "\(global.stateDirectory)/metrics/converge.prom")
+        let status = StatusFiles(directory: "\(global.stateDirectory)/status")
+        var reason = "start"
+        Log.line("watching \(directory); resync every \(Int(resync))s")
+        while !stopping.withLock({ $0 }) {
+            let started = Date()
+            var passOptions = options
+            passOptions.deferred = backoff.waiting(now: Clock.now)
+            passOptions.shouldStop = { stopping.withLock { $0 } }
+            do {
+                let specs = try SpecReading.load(directory)
+                let report = try await wiring.reconciler.apply(specs, options: passOptions) { event in ProgressPrinter.print(event) }
+                for outcome in report.outcomes where outcome.succeeded { backoff.succeeded(outcome.action.id) }
+                for (id, error) in report.failed {
+                    let delay = backoff.failed(id, now: Clock.now)
+                    Log.line("\(id): \(error); retrying in \(String(format: "%.1f", delay))s")
+                }
+                let seconds = Date().timeIntervalSince(started)
+                // Status files first: the metrics' "converged" must not run ahead of them.
+                try status.write(try await StatusRows.collect(wiring, kinds: ResourceKind.allCases, observed: report.observed))
+                metrics.record(report, seconds: seconds, specsValid: specs.isValid)
+                waiter.watchProcesses(Set(report.observed.sandboxes.values.compactMap { $0.process?.pid }))
+                Log.line("pass (\(reason)): \(report.outcomes.count) action(s), \(report.converged && specs.isValid ? "converged" : specs.isValid ? "not converged" : "invalid specs held") in \(String(format: "%.3f", seconds))s")
+            } catch {
+                metrics.recordError()
+                Log.line("pass (\(reason)) failed: \(error)")
+            }
+            guard !stopping.withLock({ $0 }) else { break }
+            let now = Clock.now
+            let timeout = min(resync, (backoff.nextRetry(after: now) ?? .infinity) - now)
+            let wake = try await Blocking.wait { waiter.wait(timeout: timeout) }
+            switch wake {
+            case .signal: reason = "signal"
+            case .specsChanged: reason = "spec change"
+            case .processExited(let pid): reason = "VMM pid \(pid) exited"
+            case .timeout: reason = "resync"
+            }
+        }
+        Log.line("stopped")
+    }
+}
+
+enum Blocking {
+    /// Runs a blocking wait on a Dispatch thread.
+    static func wait<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: body()) }
+        }
+    }
+}
+
+/// Timestamped lines on stderr, for a daemon's log.
+enum Log {
+    static func line(_ text: String) {
+        let time = ISO8601DateFormatter().string(from: Date())
+        Output.progress("\(time) \(text)")
+    }
+}
+
+/// One JSON file per resource under STATE/status/KIND/NAME.json, written atomically, for
+/// readers such as the Daytona API; files of resources that are gone are removed.
+struct StatusFiles {
+    let directory: String
+
+    func write(_ rows: [StatusRow]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var keep: Set<String> = []
+        for row in rows {
+            let dir = "\(directory)/\(row.kind)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let path = "\(dir)/\(row.name).json"
+            keep.insert(path)
+            let temporary = "\(path).tmp"
+            try encoder.encode(row).write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else { throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        }
+        for kind in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(kind)")) ?? []
+            where !keep.contains("\(directory)/\(kind)/\(file)") {
+                try? FileManager.default.removeItem(atPath: "\(directory)/\(kind)/\(file)")
+            }
+        }
+    }
+}
+
+/// Prometheus text-format metrics, rewritten atomically after every pass (for node
+/// exporter's textfile collector).
+final class Metrics: @unchecked Sendable {
+    let path: String
+    private var passes = 0
+    private var errors = 0
+    private var actions: [String: Int] = [:]
+    private var last: String = ""
+
+    init(path: String) { self.path = path }
+
+    func record(_ report: ApplyReport, seconds: Double, specsValid: Bool) {
+        passes += 1
+        for outcome in report.outcomes {
+            let key = "kind=\"\(outcome.action.id.kind.rawValue)\",action=\"\(outcome.action.verb.rawValue)\",outcome=\"\(outcome.succeeded ? "succeeded" : "failed")\""
+            actions[key, default: 0] += 1
+        }
+        errors += report.failed.count + (specsValid ? 0 : 1)
+        var states: [String: Int] = ["running": 0, "paused": 0, "stopped": 0, "suspended": 0, "other": 0]
+        for sandbox in report.observed.sandboxes.values { states[sandbox.powerState?.rawValue ?? "other", default: 0] += 1 }
+        var text = """
+        # HELP converge_passes_total Reconcile passes run by this daemon.
+        # TYPE converge_passes_total counter
+        converge_passes_total \(passes)
+        # HELP converge_pass_duration_seconds Duration of the last pass.
+        # TYPE converge_pass_duration_seconds gauge
+        converge_pass_duration_seconds \(String(format: "%.6f", seconds))
+        # HELP converge_converged Whether the last pass ended converged (1) or not (0).
+        # TYPE converge_converged gauge
+        converge_converged \(report.converged ? 1 : 0)
+        # HELP converge_errors_total Failed actions and invalid spec loads.
+        # TYPE converge_errors_total counter
+        converge_errors_total \(errors)
+        # HELP converge_actions_total Actions run, by kind, action and outcome.
+        # TYPE converge_actions_total counter
+
+        """
+        for key in actions.keys.sorted() { text += "converge_actions_total{\(key)} \(actions[key]!)\n" }
+        text += "# HELP converge_sandboxes Sandboxes on the host by observed state.\n# TYPE converge_sandboxes gauge\n"
+        for state in states.keys.sorted() { text += "converge_sandboxes{state=\"\(state)\"} \(states[state]!)\n" }
+        text += "# HELP converge_pool_free_slots Ready, unclaimed slots per TapPool.\n# TYPE converge_pool_free_slots gauge\n"
+        for pool in report.observed.pools.keys.sorted() { text += "converge_pool_free_slots{pool=\"\(pool)\"} \(report.observed.pools[pool]!.ready)\n" }
+        last = text
+        flush()
+    }
+
+    func recordError() {
+        errors += 1
+        flush()
+    }
+
+    private func flush() {
+        guard !last.isEmpty else { return }
+        let dir = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let temporary = "\(path).tmp"
+        guard (try? last.replacingOccurrences(of: "converge_errors_total \\d+", with: "converge_errors_total \(errors)", options: .regularExpression)
+            .write(toFile: temporary, atomically: false, encoding: .utf8)) != nil else { return }
+        rename(temporary, path)
+    }
+}

@@ -1,0 +1,108 @@
+import CSystemShim
+import Foundation
+import Glibc
+
+/// Why the daemon woke up.
+public enum WakeReason: Sendable, Equatable {
+    case specsChanged
+    case processExited(Int32)
+    case signal
+    case timeout
+}
+
+/// Waits, in one poll(2), for whatever should start a reconcile: a change anywhere in the
+/// spec tree (inotify, subdirectories included, atomic renames included), the exit of a
+/// watched VMM (pidfd), a signal (self-pipe), or a deadline.
+public final class EventWaiter: @unchecked Sendable {
+    private let inotify: Int32
+    private let signalPipe: (read: Int32, write: Int32)
+    private let directory: String
+    private let lock = NSLock()
+    private var pidfds: [Int32: Int32] = [:]  // pid → pidfd
+
+    public init(directory: String) throws {
+        inotify = cvg_inotify_init()
+        guard inotify >= 0 else { throw SystemError(call: "inotify_init1", code: errno) }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw SystemError(call: "pipe", code: errno) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        signalPipe = (fds[0], fds[1])
+        self.directory = directory
+        watchTree()
+    }
+
+    deinit {
+        close(inotify)
+        close(signalPipe.read)
+        close(signalPipe.write)
+        for fd in pidfds.values { close(fd) }
+    }
+
+    /// Adds a watch on every directory of the tree (idempotent; new subdirectories too).
+    public func watchTree() {
+        var pending = [directory]
+        while let dir = pending.popLast() {
+            _ = cvg_inotify_watch_tree_events(inotify, dir)
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !entry.hasPrefix(".") {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: "\(dir)/\(entry)", isDirectory: &isDir), isDir.boolValue {
+                    pending.append("\(dir)/\(entry)")
+                }
+            }
+        }
+    }
+
+    /// Watches exactly `pids` for exit from now on.
+    public func watchProcesses(_ pids: Set<Int32>) {
+        lock.lock()
+        defer { lock.unlock() }
+        for (pid, fd) in pidfds where !pids.contains(pid) {
+            close(fd)
+            pidfds[pid] = nil
+        }
+        for pid in pids where pidfds[pid] == nil {
+            let fd = cvg_pidfd_open(pid)
+            if fd >= 0 { pidfds[pid] = fd }
+        }
+    }
+
+    /// Wakes a pending or the next `wait` (signal handlers call it).
+    public func interrupt() {
+        var byte: UInt8 = 1
+        _ = write(signalPipe.write, &byte, 1)
+    }
+
+    /// Blocks until something happens or `timeout` seconds pass. Spec changes are debounced:
+    /// after the first event, further events within `debounce` seconds are folded in.
+    public func wait(timeout: Double, debounce: Double = 0.1) -> WakeReason {
+        lock.lock()
+        let watched = pidfds
+        lock.unlock()
+        var fds = [pollfd(fd: signalPipe.read, events: Int16(POLLIN), revents: 0), pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)]
+        let pids = Array(watched.keys)
+        fds += pids.map { pollfd(fd: watched[$0]!, events: Int16(POLLIN), revents: 0) }
+        let rc = poll(&fds, nfds_t(fds.count), Int32(max(0, min(timeout, 86_400)) * 1000))
+        guard rc > 0 else { return .timeout }
+        if fds[0].revents != 0 {
+            drain(signalPipe.read)
+            return .signal
+        }
+        for (i, pid) in pids.enumerated() where fds[2 + i].revents != 0 {
+            return .processExited(pid)
+        }
+        // Spec changes: fold the burst a writer makes (write temp, rename) into one wake.
+        drain(inotify)
+        var quiet = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)]
+        while poll(&quiet, 1, Int32(debounce * 1000)) > 0 { drain(inotify) }
+        watchTree()
+        return .specsChanged
+    }
+
+    private func drain(_ fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while read(fd, &buffer, buffer.count) > 0 {}
+    }
+}
