@@ -147,3 +147,35 @@ enum CLIUserStoryHelpers {
         return stat[stat.index(close, offsetBy: 2)] == "Z"
     }
 }
+
+@Suite("Losing the database and driver faults", .serialized)
+struct RecoveryTests {
+    @Test("a lost database is rebuilt from the host: every sandbox and slot is adopted, nothing is destroyed")
+    func lostDatabase() throws {
+        let h = try CLIHarness()
+        #expect(h.converge("apply", h.specs).status == 0)
+        let pids = h.vmmPIDs().sorted()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: "\(h.state)/converge.db\(suffix)") }
+        let plan = h.converge("plan", h.specs, "--json")
+        let actions = try #require((h.json(plan.stdout) as? [String: Any])?["actions"] as? [[String: Any]])
+        // Only the BalloonPolicy, a record kept in the database, is applied again.
+        #expect(actions.allSatisfy { $0["kind"] as? String == "BalloonPolicy" }, "\(actions)")
+        #expect(h.converge("apply", h.specs).status == 0)
+        #expect(h.vmmPIDs().sorted() == pids, "a sandbox was restarted or replaced after the database was lost")
+        #expect(h.converge("plan", h.specs).status == 0)
+    }
+
+    @Test("qemu-img failing is a condition and a retry, never a crash")
+    func qemuImgFails() throws {
+        let h = try CLIHarness()
+        let failing = h.converge(["apply", h.specs], environment: ["QEMU_IMG": "/bin/false"])
+        #expect(failing.status == 1, "\(failing.output)")
+        #expect(failing.stdout.contains("disk.overlay.create"), "\(failing.stdout)")
+        let rows = try #require(h.json(h.converge("get", "sandboxes", "--json").stdout) as? [[String: Any]])
+        let conditions = rows.first { $0["name"] as? String == "web-1" }?["conditions"] as? [[String: Any]] ?? []
+        #expect(conditions.contains { $0["type"] as? String == "Degraded" && $0["status"] as? String == "True" && $0["reason"] as? String == "ActionFailed" })
+        #expect(h.converge("events", "web-1").stdout.contains("CreateFailed"))
+        #expect(h.converge("apply", h.specs).status == 0)
+        #expect(h.converge("plan", h.specs).status == 0)
+    }
+}
