@@ -1,8 +1,10 @@
 import CSystemShim
+import Dispatch
 import Foundation
 import Glibc
 import Reconciler
 import Resources
+import Synchronization
 
 /// TapPools on the host: each slot is a network namespace with a veth pair (host end in
 /// the root namespace), a TAP device and NAT rules. Slots are recorded in the state
@@ -128,20 +130,27 @@ public actor SlotNetwork: HostNetwork {
             for veth in rootLinks {
                 if let i = layout.index(inVeth: veth), !records.contains(i) { health.orphans.append(veth) }
             }
+            var candidates: [(name: String, index: Int)] = []
             for ns in namespaces {
                 guard let i = layout.index(inNamespace: ns) else { continue }
                 guard records.contains(i) else { health.orphans.append(ns); continue }
-                guard rootLinks.contains(layout.hostVeth(i)) else { continue }
-                if (try? NetworkNamespace.visit(ns, { () throws -> Bool in
+                if rootLinks.contains(layout.hostVeth(i)) { candidates.append((ns, i)) }
+            }
+            // Visiting a namespace is a few syscalls; hundreds of them go faster side by side.
+            let verdicts = Mutex([Int: Bool]())
+            let visits = candidates
+            DispatchQueue.concurrentPerform(iterations: visits.count) { k in
+                let (ns, i) = visits[k]
+                let ok = (try? NetworkNamespace.visit(ns, { () throws -> Bool in
                     let nl = try Netlink()
                     let links = try nl.linkNames()
                     guard links.contains(SlotLayout.uplink), links.contains(SlotLayout.tap) else { return false }
                     let addresses = Set(try nl.addresses().map(\.address))
                     return addresses.contains(layout.slotAddress(i)) && addresses.contains(layout.spec.guestGateway.address.value)
-                })) == true {
-                    health.healthy.insert(i)
-                }
+                })) == true
+                verdicts.withLock { $0[i] = ok }
             }
+            health.healthy = Set(verdicts.withLock { $0 }.filter(\.value).keys)
             return health
         }
     }
