@@ -378,20 +378,39 @@ public actor SlotNetwork: HostNetwork {
         try updateForwarding(needed: !natSubnets.isEmpty)
     }
 
-    /// Outbound NAT needs IPv4 forwarding on the host: turned on while a NAT pool exists,
-    /// and put back as it was when the last one goes.
+    /// Outbound NAT needs IPv4 forwarding on the host: on while any state directory on this
+    /// host has a NAT pool, and put back as it was when the last one goes. The record is
+    /// host-wide (/run/converge): one entry per state directory, and the value found first.
     private func updateForwarding(needed: Bool) throws {
-        let saved = "\(directory)/ip_forward.before-converge"
+        let shared = "/run/converge/ip_forward"
+        let users = "\(shared)/users"
+        let saved = "\(shared)/before"
+        let me = "\(users)/\(Self.fingerprint(directory))"
         let current = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_forward", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0"
         if needed {
-            if current != "1" {
-                if !FileManager.default.fileExists(atPath: saved) { try AtomicFile.write(Data(current.utf8), to: saved) }
-                try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")
+            try FileManager.default.createDirectory(atPath: users, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: saved) { try AtomicFile.write(Data(current.utf8), to: saved) }
+            if !FileManager.default.fileExists(atPath: me) { try AtomicFile.write(Data(directory.utf8), to: me) }
+            if current != "1" { try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1") }
+        } else {
+            try AtomicFile.remove(me)
+            // Entries of state directories that no longer exist hold nothing.
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: users)) ?? [] {
+                let owner = (try? String(contentsOfFile: "\(users)/\(entry)", encoding: .utf8)) ?? ""
+                if !FileManager.default.fileExists(atPath: owner) { try? AtomicFile.remove("\(users)/\(entry)") }
             }
-        } else if let before = try? String(contentsOfFile: saved, encoding: .utf8) {
-            try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", before)
-            try AtomicFile.remove(saved)
+            let others = (try? FileManager.default.contentsOfDirectory(atPath: users)) ?? []
+            if others.isEmpty, let before = try? String(contentsOfFile: saved, encoding: .utf8) {
+                try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", before)
+                try AtomicFile.remove(saved)
+            }
         }
+    }
+
+    static func fingerprint(_ text: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
     }
 
     static func writeSysctl(_ path: String, _ value: String) throws {
