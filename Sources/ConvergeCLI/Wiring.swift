@@ -24,6 +24,7 @@ struct Wiring {
         let network = SlotNetwork(directory: host.networkRecords, prefix: try host.networkPrefix())
         var ch = CloudHypervisor.Runtime(config: host)
         ch.network = network
+        ch.apiTimeout = try host.chAPITimeout()
         reconciler = Reconciler(store: store, runtimes: [ch], network: network,
                                 snapshots: UnimplementedSnapshots(), defaults: try host.defaults())
     }

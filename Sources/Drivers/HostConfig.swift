@@ -13,7 +13,7 @@ public struct HostConfig: Sendable {
     /// silently fall back to a default).
     public static let knownNames: [String] = [
         "CH_BINARY", "CH_SOCKETS_PATH", "CH_SANDBOXES_PATH", "CH_SNAPSHOTS_PATH", "CH_IMAGES_PATH", "CH_KERNEL_PATH",
-        "CH_INITRAMFS_PATH", "CH_FIRMWARE_PATH", "CH_BASE_IMAGE_PATH", "CH_CMDLINE", "CH_DEFAULT_CPUS", "CH_DEFAULT_MEMORY_MB",
+        "CH_INITRAMFS_PATH", "CH_FIRMWARE_PATH", "CH_BASE_IMAGE_PATH", "CH_CMDLINE", "CH_API_TIMEOUT", "CH_DEFAULT_CPUS", "CH_DEFAULT_MEMORY_MB",
         "CH_DEFAULT_DISK_GB", "CVD_PATH", "CVD_ADB_PATH", "CVD_HOME", "CVD_ARTIFACTS_PATH", "CVD_INSTANCES_PATH",
         "CVD_ADB_BASE_PORT", "CVD_MAX_INSTANCES", "CVD_DEFAULT_CPUS", "CVD_DEFAULT_MEMORY_MB", "QEMU_BINARY", "QEMU_ACCEL",
         "QEMU_MACHINE", "QEMU_KERNEL_PATH", "QEMU_INITRAMFS_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH", "CONVERGE_NET_PREFIX",
@@ -69,6 +69,15 @@ public struct HostConfig: Sendable {
     public var chBaseImage: String? { values["CH_BASE_IMAGE_PATH"] }
     public var chCmdline: String { values["CH_CMDLINE"] ?? "console=ttyS0 root=/dev/vda1 rw" }
     public var qemuImg: String? { values["QEMU_IMG"] }
+
+    /// Deadline of one call to a VMM's API (`CH_API_TIMEOUT`, a duration; default 10s).
+    public func chAPITimeout() throws -> Double {
+        guard let text = values["CH_API_TIMEOUT"] else { return 10 }
+        guard let d = SpecDuration(parsing: text), d.milliseconds > 0 else {
+            throw HostConfigError(name: "CH_API_TIMEOUT", value: text, expected: "a duration such as 10s or 500ms")
+        }
+        return Double(d.milliseconds) / 1000
+    }
     public var networkRecords: String { path("CONVERGE_NETWORK_PATH", default: "network") }
 
     /// The first letters of every network object's name (namespaces, links, the nftables

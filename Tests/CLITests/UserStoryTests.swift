@@ -179,3 +179,53 @@ struct RecoveryTests {
         #expect(h.converge("plan", h.specs).status == 0)
     }
 }
+
+@Suite("Driver faults and churn", .serialized)
+struct FaultTests {
+    @Test("a VMM API call past its deadline is a condition and a retry, never a hang or a crash")
+    func apiTimeout() throws {
+        let h = try CLIHarness()
+        // The simulated VMM answers vm.boot after 3 s; Converge waits 1 s.
+        let slow = h.converge(["apply", h.specs], environment: ["CH_API_TIMEOUT": "1s", "CH_SIM_DELAY_MS_VM_BOOT": "3000"])
+        #expect(slow.status == 1, "\(slow.output)")
+        #expect(slow.stdout.contains("ch.vm.boot") && slow.stdout.contains("within 1.0s"), "\(slow.stdout)")
+        #expect(h.converge("events", "web-1").stdout.contains("CreateFailed"))
+        #expect(h.converge("apply", h.specs).status == 0)
+        #expect(h.converge("plan", h.specs).status == 0)
+    }
+
+    @Test("no space left for an overlay is a condition and a retry; nothing crashes, nothing leaks")
+    func noSpace() throws {
+        let h = try CLIHarness()
+        let sandboxes = "\(h.state)/ch/sandboxes"
+        try FileManager.default.createDirectory(atPath: sandboxes, withIntermediateDirectories: true)
+        // A 64 KiB filesystem: metadata fits, a qcow2 overlay does not.
+        #expect(CLIHarness.exec([NetworkCleanup.tool("mount"), "-t", "tmpfs", "-o", "size=64k", "tmpfs", sandboxes]).status == 0)
+        let full = h.converge("apply", h.specs)
+        #expect(CLIHarness.exec([NetworkCleanup.tool("umount"), sandboxes]).status == 0)
+        #expect(full.status == 1, "\(full.output)")
+        #expect(full.stdout.contains("No space left on device") || full.stdout.contains("space"), "\(full.stdout)")
+        #expect(h.converge("apply", h.specs).status == 0)
+        #expect(h.converge("plan", h.specs).status == 0)
+    }
+
+    @Test("a short churn soak: sandboxes created and destroyed in rounds leave zero leaks")
+    func churn() throws {
+        let h = try CLIHarness()
+        var many = try String(contentsOfFile: "\(h.specs)/network.yaml", encoding: .utf8)
+        for i in 0..<12 {
+            many += "---\napiVersion: converge.dev/v1\nkind: Sandbox\nmetadata: {name: c\(i)}\nspec: {cpus: 1, memory: 1Gi, disk: 2Gi, source: {image: ubuntu-base.1}, network: {pool: default}}\n"
+        }
+        let empty = "\(h.root)/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        for round in 0..<4 {
+            try h.setSpecs(many)
+            #expect(h.converge("apply", h.specs).status == 0, "round \(round)")
+            #expect(h.ownProcesses().count == 12, "round \(round)")
+            #expect(h.converge("apply", empty, "--allow-empty", "--force").status == 0, "round \(round)")
+            #expect(h.leftovers().isEmpty && h.ownProcesses().isEmpty, "round \(round): \(h.leftovers())")
+            let namespaces = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix(h.netPrefix) }
+            #expect(namespaces.isEmpty && !NetworkCleanup.links().contains { $0.hasPrefix(h.netPrefix) }, "round \(round): \(namespaces)")
+        }
+    }
+}

@@ -23,6 +23,8 @@ extension CloudHypervisor {
         /// Extra environment for every VMM process (e.g. RUST_LOG), on top of Converge's own.
         public var vmmEnvironment: [String: String] = [:]
         /// How long to wait for a socket after exec, and for a process to exit.
+        /// Deadline of one API call (`CH_API_TIMEOUT`).
+        public var apiTimeout: Double = 10
         public var startTimeout: Double = 5
         public var stopTimeout: Double = 5
 
@@ -199,7 +201,7 @@ extension CloudHypervisor {
             try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }
         }
 
-        private func client(_ meta: Metadata) -> Client { Client(socketPath: meta.socket) }
+        private func client(_ meta: Metadata) -> Client { Client(socketPath: meta.socket, timeout: apiTimeout) }
 
         /// Spawns a fresh VMM and boots the VM: spawn → wait for the socket → vm.create → vm.boot.
         private func boot(_ name: String, _ meta: inout Metadata, journal: StepJournal) async throws {

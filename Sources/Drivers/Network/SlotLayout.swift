@@ -14,9 +14,7 @@ struct SlotLayout: Sendable {
     static let tap = "tap0"
 
     var tag: String {
-        var h: UInt32 = 2_166_136_261
-        for b in pool.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
-        let hex = String(h & 0xffff, radix: 16)
+        let hex = String(FNV1a.hash(pool) & 0xffff, radix: 16)
         return String(repeating: "0", count: 4 - hex.count) + hex
     }
 
@@ -74,8 +72,7 @@ struct SlotLayout: Sendable {
 /// Deterministic, locally administered MAC address for a sandbox.
 enum MACAddress {
     static func bytes(for sandbox: String) -> [UInt8] {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in sandbox.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let h = FNV1a.hash(sandbox)
         return [0x02] + (0..<5).map { UInt8(truncatingIfNeeded: h >> (8 * $0)) }
     }
 

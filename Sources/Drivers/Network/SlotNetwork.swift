@@ -407,11 +407,7 @@ public actor SlotNetwork: HostNetwork {
         }
     }
 
-    static func fingerprint(_ text: String) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return String(h, radix: 16)
-    }
+    static func fingerprint(_ text: String) -> String { String(FNV1a.hash(text), radix: 16) }
 
     static func writeSysctl(_ path: String, _ value: String) throws {
         let fd = open(path, O_WRONLY | O_CLOEXEC)

@@ -47,11 +47,23 @@ public struct Resource: Hashable, Sendable, Codable {
 }
 
 /// 64-bit FNV-1a: a small, deterministic, dependency-free content fingerprint
-/// (not a security boundary).
-struct FNV1a {
-    private var state: UInt64 = 0xcbf2_9ce4_8422_2325
+/// (not a security boundary). Also derives stable names and MAC addresses from names.
+public struct FNV1a: Sendable {
+    public private(set) var state: UInt64 = 0xcbf2_9ce4_8422_2325
 
-    mutating func add(_ text: String) {
+    public init() {}
+
+    /// The hash of `text` alone (without the separator `add` appends).
+    public static func hash(_ text: String) -> UInt64 {
+        var h = FNV1a()
+        for byte in text.utf8 {
+            h.state ^= UInt64(byte)
+            h.state = h.state &* 0x100_0000_01b3
+        }
+        return h.state
+    }
+
+    public mutating func add(_ text: String) {
         for byte in text.utf8 {
             state ^= UInt64(byte)
             state = state &* 0x100_0000_01b3
@@ -60,7 +72,7 @@ struct FNV1a {
         state = state &* 0x100_0000_01b3
     }
 
-    var hex: String {
+    public var hex: String {
         let s = String(state, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
     }
