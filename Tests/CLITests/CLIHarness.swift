@@ -10,6 +10,9 @@ final class CLIHarness: @unchecked Sendable {
     let state: String
     /// Network objects of this run start with it, so tests never touch another run's.
     let netPrefix = "c" + String((0..<4).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+    /// Its own 10.X.0.0/16, so harnesses of suites running in parallel never share addresses.
+    let subnetOctet = Int.random(in: 100...199)
+    var subnet: String { "10.\(subnetOctet).0.0/16" }
 
     struct Run {
         var status: Int32
@@ -34,6 +37,9 @@ final class CLIHarness: @unchecked Sendable {
         let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("examples/quickstart").path
         try fm.copyItem(atPath: examples, toPath: specs)
+        let network = "\(specs)/network.yaml"
+        try (try String(contentsOfFile: network, encoding: .utf8)).replacingOccurrences(of: "10.200.0.0/16", with: subnet)
+            .write(toFile: network, atomically: true, encoding: .utf8)
     }
 
     deinit {
@@ -63,7 +69,7 @@ final class CLIHarness: @unchecked Sendable {
     func setSpecs(_ text: String) throws {
         try? FileManager.default.removeItem(atPath: specs)
         try FileManager.default.createDirectory(atPath: specs, withIntermediateDirectories: true)
-        try text.write(toFile: "\(specs)/specs.yaml", atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "10.200.0.0/16", with: subnet).write(toFile: "\(specs)/specs.yaml", atomically: true, encoding: .utf8)
     }
 
     /// Live processes whose command line names this harness's directory: VMMs it started.

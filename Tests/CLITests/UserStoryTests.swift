@@ -21,7 +21,7 @@ struct UserStoryTests {
         // Each VMM runs inside its own slot's namespace.
         let spaces = rows.compactMap { row in (row["pid"] as? Int).map { CLIHarness.exec([NetworkCleanup.tool("ip"), "netns", "identify", "\($0)"]).stdout } }
         #expect(Set(spaces).count == 3 && spaces.allSatisfy { $0.hasPrefix("\(h.netPrefix)-default-") }, "\(spaces)")
-        #expect(rows.allSatisfy { ($0["address"] as? String)?.hasPrefix("10.200.") == true })
+        #expect(rows.allSatisfy { ($0["address"] as? String)?.hasPrefix("10.\(h.subnetOctet).") == true })
         #expect(h.converge("get", "sandboxes").stdout.contains("web-1"))
 
         // 2. plan right after: no changes, exit 0.

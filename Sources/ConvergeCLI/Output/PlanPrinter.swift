@@ -11,7 +11,7 @@ enum PlanPrinter {
             Swift.print("! \(finding.id): \(finding.message)")
         }
         guard !plan.actions.isEmpty || !plan.heldBack.isEmpty else {
-            Swift.print("No changes: the host matches the specs in \(directory) (no changes).")
+            Swift.print("No changes. The host matches the specs in \(directory).")
             return
         }
         Swift.print("Converge will perform these actions:\n")
