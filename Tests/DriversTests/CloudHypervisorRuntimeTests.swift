@@ -197,5 +197,9 @@ struct CloudHypervisorRuntimeTests {
         let result = try Spawn.runToCompletion(["/usr/bin/python3", script, schema, log])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("0 invalid"), "\(result.stdout)")
+        // Every endpoint the driver uses was exercised.
+        for endpoint in ["vmm.ping", "vm.create", "vm.boot", "vm.info", "vm.pause", "vm.resume", "vm.resize", "vm.shutdown", "vm.delete", "vmm.shutdown"] {
+            #expect(lines.contains { $0.contains("/api/v1/\(endpoint)\"") }, "\(endpoint) never sent")
+        }
     }
 }

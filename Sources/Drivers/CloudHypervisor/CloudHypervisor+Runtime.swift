@@ -294,10 +294,17 @@ extension CloudHypervisor {
             throw StepFailure(step: "ch.spawn", message: "cloud-hypervisor did not answer on \(socket) within \(Int(startTimeout))s\(logTail(name))")
         }
 
-        /// Stops the VMM: vmm.shutdown, wait for the exit, then SIGKILL to its group.
+        /// Stops the VMM: the guest first (vm.shutdown, then vm.delete drops the VM), then
+        /// vmm.shutdown; waits for the exit, then SIGKILL to its group. Each call may fail
+        /// (a paused or dead VM): what counts is that the process is gone afterwards.
         private func stopVMM(_ name: String, _ meta: Metadata, _ process: ProcessIdentity?, journal: StepJournal) async throws {
             try await journal.step(.chVMMStop) {
-                try? await Client(socketPath: meta.socket, timeout: 2).shutdownVMM()
+                let api = Client(socketPath: meta.socket, timeout: 2)
+                if process != nil {
+                    try? await api.shutdown()
+                    try? await api.delete()
+                }
+                try? await api.shutdownVMM()
                 if let process {
                     let deadline = Date().addingTimeInterval(stopTimeout)
                     while ProcFS.isAlive(process) && Date() < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
