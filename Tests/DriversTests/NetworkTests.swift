@@ -153,6 +153,28 @@ struct NetworkTests {
         #expect(try await network.observePools()["c"]?.claimed == 0)
     }
 
+    @Test("a pool shrinking, or changing its subnet, while sandboxes claim slots never destroys or repurposes a claimed slot")
+    func maintenanceDuringClaims() async throws {
+        let net = NetworkRun()
+        let network = net.network
+        let small = NetworkRun.pool(size: 4, subnet: "10.236.0.0/24")
+        try await network.ensurePool("m", spec: small, journal: journal)
+        let claims = try await withThrowingTaskGroup(of: NetworkSlot?.self) { group in
+            group.addTask { try await network.ensurePool("m", spec: NetworkRun.pool(size: 1, subnet: "10.236.0.0/24"), journal: NoJournal()); return nil }
+            for i in 0..<3 { group.addTask { try await network.claim(pool: "m", for: "s\(i)", journal: NoJournal()) } }
+            return try await group.reduce(into: [NetworkSlot]()) { if let slot = $1 { $0.append(slot) } }
+        }
+        #expect(Set(claims.map(\.namespace)).count == 3)
+        for slot in claims { #expect(NetworkNamespace.isPinned(slot.namespace), "\(slot.namespace) was destroyed while claimed") }
+        // A new subnet: claimed slots keep theirs until released; new claims get the new one.
+        try await network.ensurePool("m", spec: NetworkRun.pool(size: 1, subnet: "10.237.0.0/24"), journal: journal)
+        for slot in claims { #expect(NetworkNamespace.isPinned(slot.namespace)) }
+        let fresh = try await network.claim(pool: "m", for: "new", journal: journal)
+        #expect(fresh.slotAddress.hasPrefix("10.237."))
+        let observed = try #require(try await network.observePools()["m"])
+        #expect(observed.broken == 0 && observed.claimed == 4, "\(observed)")
+    }
+
     @Test("50 sandboxes created and destroyed leave no namespace, link, address or rule behind")
     func fiftySandboxes() async throws {
         let net = NetworkRun()

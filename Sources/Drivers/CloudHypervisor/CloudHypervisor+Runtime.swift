@@ -290,7 +290,8 @@ extension CloudHypervisor {
                 try await Task.sleep(nanoseconds: 10_000_000)
             }
             kill(-pid, SIGKILL)
-            ProcFS.reap(pid)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
             throw StepFailure(step: "ch.spawn", message: "cloud-hypervisor did not answer on \(socket) within \(Int(startTimeout))s\(logTail(name))")
         }
 
@@ -374,7 +375,8 @@ extension CloudHypervisor {
                                          intendedState: .stopped, process: nil, socket: socket, createdAt: 0, slot: nil)
             let live = await liveState(name, probe)
             try await stopVMM(name, probe, live.process, journal: journal)
-            if meta?.slot != nil, let network {
+            if let network {
+                // Also when the claim never reached the metadata (a crash in between).
                 try await network.release(sandbox: name, journal: journal)
                 if var updated = Metadata.read(layout.metadata(name)) {
                     updated.slot = nil

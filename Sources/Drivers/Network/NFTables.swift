@@ -1,9 +1,12 @@
 import CNFTables
 import Dispatch
+import Synchronization
 
 /// nftables through libnftables, in the calling thread's network namespace: the same
 /// language as `nft -f`, one atomic transaction per call, no process spawned.
 enum NFTables {
+    private static let warmUp = Mutex(false)
+
     struct Failure: Error, CustomStringConvertible {
         var commands: String
         var message: String
@@ -13,6 +16,12 @@ enum NFTables {
     /// Runs `commands` (nft syntax) and returns what nft printed.
     @discardableResult
     static func run(_ commands: String) throws -> String {
+        // Some libnftables versions do one-time global setup in the first nft_ctx_new
+        // without a lock; the first context is made alone.
+        warmUp.withLock { done in
+            if !done, let first = nft_ctx_new(0) { nft_ctx_free(first) }
+            done = true
+        }
         guard let context = nft_ctx_new(0) else { throw Failure(commands: commands, message: "cannot create a libnftables context") }
         // Freeing closes the context's netlink socket, which blocks ~20 ms in the kernel
         // (measured with strace -T): done off the caller's path.

@@ -18,6 +18,9 @@ struct SlotLayout: Sendable {
         return String(repeating: "0", count: 4 - hex.count) + hex
     }
 
+    /// What a built slot depends on in the pool's spec: its addressing.
+    static func key(_ spec: TapPoolSpec) -> String { "\(spec.subnet)|\(spec.guestGateway)|\(spec.guestAddress)" }
+
     var namespacePrefix: String { "\(prefix)-\(pool)-" }
     var vethPrefix: String { "\(prefix)\(tag)-" }
 

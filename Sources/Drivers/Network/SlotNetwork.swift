@@ -16,7 +16,15 @@ public actor SlotNetwork: HostNetwork {
     public let prefix: String
     /// Slots chosen but not yet recorded: set before the first suspension point, so two
     /// concurrent claims or creations never pick the same slot ("pool/index").
-    private var reserved: Set<String> = []
+    private var reservations: [String: Int] = [:]
+    private func reserve(_ key: String) { reservations[key, default: 0] += 1 }
+    private func unreserve(_ key: String) {
+        reservations[key, default: 1] -= 1
+        if reservations[key] == 0 { reservations[key] = nil }
+    }
+    /// Being built, torn down or repaired right now.
+    private func busy(_ key: String) -> Bool { reservations[key] != nil || teardowns[key] != nil }
+
     /// Slot records, read from disk once: this actor is their only writer while it holds
     /// the state directory's lock.
     private var cache: [String: SlotRecord]?
@@ -33,6 +41,9 @@ public actor SlotNetwork: HostNetwork {
         var ready: Bool
         /// Released and waiting to be torn down; never handed out again.
         var retired: Bool? = nil
+        /// The addressing it was built with (`SlotLayout.key`); a claim takes only slots of
+        /// the pool's current spec.
+        var layout: String? = nil
     }
 
     /// - Parameters:
@@ -89,10 +100,7 @@ public actor SlotNetwork: HostNetwork {
 
     /// Waits for released slots still being torn down.
     private func settle() async {
-        while let (key, task) = teardowns.first {
-            await task.value
-            if teardowns[key] == task { teardowns[key] = nil }
-        }
+        while let (_, task) = teardowns.first { await task.value }
     }
 
     // MARK: - Observe
@@ -104,10 +112,13 @@ public actor SlotNetwork: HostNetwork {
             let layout = SlotLayout(prefix: prefix, pool: name, spec: pool.spec)
             let health = try await inspect(layout)
             let records = slots(of: name)
-            // Slots being built or torn down right now are neither ready nor broken.
-            let settled = records.filter { !reserved.contains("\(name)/\($0.index)") }
-            let healthy = settled.filter { health.healthy.contains($0.index) }
-            result[name] = ObservedPool(spec: pool.spec, ready: healthy.filter { $0.ready && $0.retired != true && $0.claimedBy == nil }.count,
+            // Slots being built or torn down right now are neither ready nor broken; claimed
+            // slots of an earlier layout keep it until released and are not broken either.
+            let current = SlotLayout.key(pool.spec)
+            let settled = records.filter { !busy("\(name)/\($0.index)") }
+            let healthy = settled.filter { health.healthy.contains($0.index) || ($0.claimedBy != nil && $0.layout != current) }
+            result[name] = ObservedPool(spec: pool.spec,
+                                        ready: healthy.filter { $0.ready && $0.retired != true && $0.claimedBy == nil && $0.layout == current }.count,
                                         claimed: records.filter { $0.claimedBy != nil }.count,
                                         broken: settled.count - healthy.count + health.orphans.count)
         }
@@ -170,19 +181,35 @@ public actor SlotNetwork: HostNetwork {
         }
         let health = try await inspect(layout)
         for orphan in health.orphans {
+            // Checked again now: a slot may have been recorded since the inspection.
+            let index = layout.index(inNamespace: orphan) ?? layout.index(inVeth: orphan)
+            if let index, cache?["\(name)/\(index)"] != nil || busy("\(name)/\(index)") { continue }
             try await journal.step(.orphanRemove) { try await removeObject(orphan) }
         }
         let specChanged = previous.map { $0.spec.subnet != spec.subnet || $0.spec.guestGateway != spec.guestGateway || $0.spec.guestAddress != spec.guestAddress } ?? false
-        let inFlight = { (slot: SlotRecord) in self.reserved.contains("\(name)/\(slot.index)") }
-        for slot in slots(of: name) where !inFlight(slot) && slot.claimedBy == nil && (specChanged || !health.healthy.contains(slot.index) || !slot.ready || slot.retired == true) {
-            try await destroySlot(layout, slot.index, journal: journal)  // idle and stale or broken: replaced below
+        let inFlight = { (slot: SlotRecord) in self.busy("\(name)/\(slot.index)") }
+        let current = SlotLayout.key(spec)
+        for slot in slots(of: name) where !inFlight(slot) && slot.claimedBy == nil
+            && (specChanged || slot.layout != current || !health.healthy.contains(slot.index) || !slot.ready || slot.retired == true) {
+            try await destroySlot(layout, slot.index, onlyIfIdle: true, journal: journal)  // stale or broken: replaced below
         }
-        for slot in slots(of: name) where !inFlight(slot) && slot.claimedBy != nil && !health.healthy.contains(slot.index) {
+        // Claimed slots keep the layout they were built with until released; those of the
+        // current layout are completed or repaired in place.
+        for slot in slots(of: name) where !inFlight(slot) && slot.claimedBy != nil && slot.layout == current
+            && (!health.healthy.contains(slot.index) || !slot.ready) {
+            let key = "\(name)/\(slot.index)"
+            reserve(key)
+            defer { unreserve(key) }
             try await journal.step(.slotRepair) { try await buildSlot(layout, slot.index) }
+            if !slot.ready, var finished = cache?[key], finished.claimedBy != nil {
+                finished.ready = true
+                let record = finished
+                try await journal.step(.slotReady) { try write(record) }
+            }
         }
         var idle = slots(of: name).filter { $0.claimedBy == nil && $0.retired != true && !inFlight($0) }
         while idle.count > spec.size, let extra = idle.popLast() {
-            try await destroySlot(layout, extra.index, journal: journal)
+            try await destroySlot(layout, extra.index, onlyIfIdle: true, journal: journal)
         }
         // Refill several slots at once: each builds on its own thread, and most of a
         // slot's time is the kernel's, not the CPU's.
@@ -223,11 +250,24 @@ public actor SlotNetwork: HostNetwork {
             throw StepFailure(step: "network.slot.claim", message: "pool \(pool) is not applied yet")
         }
         let layout = SlotLayout(prefix: prefix, pool: pool, spec: record.spec)
-        if let mine = slots(of: pool).first(where: { $0.claimedBy == sandbox }) { return layout.slot(mine.index) }
-        if var free = slots(of: pool).first(where: { $0.ready && $0.retired != true && $0.claimedBy == nil && !reserved.contains("\(pool)/\($0.index)") }) {
+        let current = SlotLayout.key(record.spec)
+        if var mine = slots(of: pool).first(where: { $0.claimedBy == sandbox }) {
+            if !mine.ready {
+                // Claimed, but its build was interrupted: finish it before handing it out.
+                let key = "\(pool)/\(mine.index)"
+                reserve(key)
+                defer { unreserve(key) }
+                try await journal.step(.slotRepair) { try await buildSlot(layout, mine.index) }
+                mine.ready = true
+                let finished = mine
+                try await journal.step(.slotReady) { try write(finished) }
+            }
+            return layout.slot(mine.index)
+        }
+        if var free = slots(of: pool).first(where: { $0.ready && $0.retired != true && $0.claimedBy == nil && $0.layout == current && !busy("\(pool)/\($0.index)") }) {
             let key = "\(pool)/\(free.index)"
-            reserved.insert(key)
-            defer { reserved.remove(key) }
+            reserve(key)
+            defer { unreserve(key) }
             free.claimedBy = sandbox
             try await journal.step(.slotClaim) { try write(free) }
             return layout.slot(free.index)
@@ -256,20 +296,21 @@ public actor SlotNetwork: HostNetwork {
     private func tearDown(_ layout: SlotLayout, _ index: Int) async {
         // Failures leave the retired record; the next ensurePool destroys the slot again.
         try? await destroySlot(layout, index, journal: NoJournal())
+        teardowns["\(layout.pool)/\(index)"] = nil
     }
 
     // MARK: - Slots
 
     private func createSlot(_ layout: SlotLayout, claimedBy: String? = nil, journal: StepJournal) async throws -> SlotRecord {
         let used = Set(slots(of: layout.pool).map(\.index))
-        guard let index = (0..<layout.capacity).first(where: { !used.contains($0) && !reserved.contains("\(layout.pool)/\($0)") }) else {
+        guard let index = (0..<layout.capacity).first(where: { !used.contains($0) && !busy("\(layout.pool)/\($0)") }) else {
             throw StepFailure(step: "network.slot.create", message: "pool \(layout.pool)'s subnet \(layout.spec.subnet) has no free /30 left (\(layout.capacity) slots)")
         }
         let key = "\(layout.pool)/\(index)"
-        reserved.insert(key)
-        defer { reserved.remove(key) }
+        reserve(key)
+        defer { unreserve(key) }
         // The record comes first, so a crash during creation leaves something to find.
-        var record = SlotRecord(pool: layout.pool, index: index, claimedBy: claimedBy, ready: false)
+        var record = SlotRecord(pool: layout.pool, index: index, claimedBy: claimedBy, ready: false, layout: SlotLayout.key(layout.spec))
         try await journal.step(.slotRecord) { try write(record) }
         try await journal.step(.slotCreate) { try await buildSlot(layout, index) }
         record.ready = true
@@ -324,11 +365,16 @@ public actor SlotNetwork: HostNetwork {
         try host.setUp(layout.hostVeth(index))
     }
 
-    private func destroySlot(_ layout: SlotLayout, _ index: Int, journal: StepJournal) async throws {
+    /// - Parameter onlyIfIdle: skip the slot if, by now, it was claimed or is busy (pool
+    ///   maintenance decides from a list read before its first suspension point).
+    private func destroySlot(_ layout: SlotLayout, _ index: Int, onlyIfIdle: Bool = false, journal: StepJournal) async throws {
         // Reserved until the record is gone, so no creation reuses the index meanwhile.
         let key = "\(layout.pool)/\(index)"
-        reserved.insert(key)
-        defer { reserved.remove(key) }
+        if onlyIfIdle {
+            guard let current = cache?[key], current.claimedBy == nil, !busy(key) else { return }
+        }
+        reserve(key)
+        defer { unreserve(key) }
         try await journal.step(.slotDestroy) {
             try await Self.removeSlotObjects(layout, index)
         }

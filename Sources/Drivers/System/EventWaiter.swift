@@ -91,6 +91,10 @@ public final class EventWaiter: @unchecked Sendable {
             return .signal
         }
         for (i, pid) in pids.enumerated() where fds[2 + i].revents != 0 {
+            // A pidfd stays readable forever after the exit: report it once.
+            lock.lock()
+            if let fd = pidfds.removeValue(forKey: pid) { close(fd) }
+            lock.unlock()
             return .processExited(pid)
         }
         // Spec changes: fold the burst a writer makes (write temp, rename) into one wake.
