@@ -85,8 +85,13 @@ public actor SlotNetwork: HostNetwork {
         return cache!.values.filter { pool == nil || $0.pool == pool }.sorted { ($0.pool, $0.index) < ($1.pool, $1.index) }
     }
 
+    private var slotsDirectoryMade = false
+
     private func write(_ slot: SlotRecord) throws {
-        try FileManager.default.createDirectory(atPath: slotsDirectory, withIntermediateDirectories: true)
+        if !slotsDirectoryMade {
+            try FileManager.default.createDirectory(atPath: slotsDirectory, withIntermediateDirectories: true)
+            slotsDirectoryMade = true
+        }
         try AtomicFile.write(try JSONEncoder().encode(slot), to: slotPath(slot.pool, slot.index))
         _ = slots()
         cache!["\(slot.pool)/\(slot.index)"] = slot
@@ -328,14 +333,14 @@ public actor SlotNetwork: HostNetwork {
         let create = !NetworkNamespace.exists(ns)
         do {
             try await NetworkNamespace.run(ns, create: create) { root in
-                try Self.configureInside(layout, index, rootNamespaceFD: root)
+                try Self.configureInside(layout, index, fresh: create, rootNamespaceFD: root)
             }
         } catch let error as SystemError where error.code == EPERM {
             throw StepFailure(step: "network.slot.create", message: "creating network namespaces needs root (CAP_SYS_ADMIN): \(error)")
         }
     }
 
-    private static func configureInside(_ layout: SlotLayout, _ index: Int, rootNamespaceFD root: Int32) throws {
+    private static func configureInside(_ layout: SlotLayout, _ index: Int, fresh: Bool, rootNamespaceFD root: Int32) throws {
         let nl = try Netlink()
         var links = Set(try nl.linkNames())
         try nl.setUp("lo")
@@ -355,7 +360,7 @@ public actor SlotNetwork: HostNetwork {
         try nl.setUp(SlotLayout.tap)
         do { try nl.addDefaultRoute(via: layout.hostAddress(index)) } catch let e as SystemError where e.code == EEXIST {}
         try writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")  // this namespace only
-        try NFTables.run(layout.namespaceRules(index))
+        try NFTables.run(layout.namespaceRules(index, replacing: !fresh))
 
         // The host end, from the root namespace (the peer was created there directly).
         guard cvg_setns_net(root) == 0 else { throw SystemError(call: "setns(root)", code: errno) }

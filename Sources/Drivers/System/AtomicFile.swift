@@ -5,8 +5,14 @@ import Glibc
 enum AtomicFile {
     static func write(_ data: Data, to path: String) throws {
         let temporary = "\(path).tmp.\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw SystemError(call: "create(\(temporary))", code: errno)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SystemError(call: "open(\(temporary))", code: errno) }
+        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let code = errno
+        close(fd)
+        guard written == data.count else {
+            unlink(temporary)
+            throw SystemError(call: "write(\(temporary))", code: written < 0 ? code : EIO)
         }
         guard rename(temporary, path) == 0 else {
             let code = errno
