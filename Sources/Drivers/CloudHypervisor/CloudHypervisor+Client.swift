@@ -35,6 +35,11 @@ extension CloudHypervisor {
             try decode(VmInfo.self, "vm.info", try await call("GET", "vm.info", timeout: timeout))
         }
 
+        /// Maps to `GET /api/v1/vm.info`, decoding only what observation needs.
+        public func infoSummary(timeout: Double? = nil) async throws -> VmInfoSummary {
+            try decode(VmInfoSummary.self, "vm.info", try await call("GET", "vm.info", timeout: timeout))
+        }
+
         /// Maps to `PUT /api/v1/vm.pause`.
         public func pause() async throws { _ = try await call("PUT", "vm.pause") }
 

@@ -79,7 +79,7 @@ extension CloudHypervisor {
         struct LiveState {
             var state: VMState
             var process: ProcessIdentity?
-            var info: VmInfo?
+            var info: VmInfoSummary?
         }
 
         /// Liveness is pid + start time + an answer on the socket, never a bare pid.
@@ -95,7 +95,7 @@ extension CloudHypervisor {
                 process = identity
             }
             do {
-                let info = try await client.info()
+                let info = try await client.infoSummary()
                 return LiveState(state: Self.state(info.state), process: process, info: info)
             } catch Error.http(_, let status, _) where status == 404 {
                 return LiveState(state: .created, process: process)  // VMM up, no VM config yet

@@ -86,6 +86,18 @@ extension CloudHypervisor {
         public var memory_actual_size: Int64?
     }
 
+    /// The part of `VmInfo` observation reads (state, live size): decoding the whole
+    /// config for hundreds of VMs every pass is most of an observation's CPU.
+    public struct VmInfoSummary: Decodable, Sendable {
+        public struct Config: Decodable, Sendable {
+            public struct Cpus: Decodable, Sendable { public var boot_vcpus: Int }
+            public var cpus: Cpus
+        }
+        public var config: Config
+        public var state: String
+        public var memory_actual_size: Int64?
+    }
+
     /// `VmmPingResponse`.
     public struct VmmPingResponse: Codable, Sendable {
         public var version: String

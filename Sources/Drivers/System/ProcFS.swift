@@ -7,8 +7,14 @@ import Reconciler
 enum ProcFS {
     /// Start time (clock ticks since boot) and state letter of `pid`, or nil if it is gone.
     static func stat(_ pid: Int32) -> (startTime: UInt64, state: Character)? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
-        let text = String(decoding: data, as: UTF8.self)
+        // Plain syscalls: this runs for every sandbox in every pass.
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let n = read(fd, &buffer, buffer.count)
+        close(fd)
+        guard n > 0 else { return nil }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self)
         // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
         guard let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
