@@ -109,7 +109,11 @@ extension NetworkNamespace {
         guard fd >= 0 else { throw SystemError(call: "open(\(path(name)))", code: errno) }
         defer { close(fd) }
         guard cvg_setns_net(fd) == 0 else { throw SystemError(call: "setns(\(name))", code: errno) }
-        defer { _ = cvg_setns_net(root) }
+        defer {
+            // A shared worker thread left in a slot's namespace would do later work there:
+            // stopping is the only safe answer to a failed return.
+            if cvg_setns_net(root) != 0 { fatalError("cannot return to the root network namespace (errno \(errno))") }
+        }
         return try body()
     }
 }

@@ -32,6 +32,8 @@ public actor SlotNetwork: HostNetwork {
     static let refillWidth = 4
     /// Teardowns of released slots still running, by "pool/index".
     private var teardowns: [String: Task<Void, Never>] = [:]
+    /// Pools being removed: a concurrent rules rewrite must not bring their rules back.
+    private var removing: Set<String> = []
 
     struct PoolRecord: Codable { var name: String; var spec: TapPoolSpec }
     struct SlotRecord: Codable {
@@ -238,6 +240,8 @@ public actor SlotNetwork: HostNetwork {
             throw StepFailure(step: "network.pool.remove", message: "pool \(name) still has \(claimed.count) claimed slot(s) (sandbox \(user)); destroy those sandboxes first")
         }
         guard let record = pools()[name] else { return }
+        removing.insert(name)
+        defer { removing.remove(name) }
         let layout = SlotLayout(prefix: prefix, pool: name, spec: record.spec)
         for slot in slots(of: name) { try await destroySlot(layout, slot.index, journal: journal) }
         for orphan in try await inspect(layout).orphans {
@@ -406,7 +410,7 @@ public actor SlotNetwork: HostNetwork {
     /// Converge's own nftables table in the root namespace, rewritten atomically: slots never
     /// reach each other, and pools with `nat: true` masquerade out. Nothing else is touched.
     private func applyHostRules(excluding removed: String? = nil) async throws {
-        let all = pools().values.filter { $0.name != removed }.sorted { $0.name < $1.name }
+        let all = pools().values.filter { $0.name != removed && !removing.contains($0.name) }.sorted { $0.name < $1.name }
         let natSubnets = all.filter(\.spec.nat).map(\.spec.subnet)
         var text = "add table ip \(tableName)\ndelete table ip \(tableName)\n"
         if !all.isEmpty {
