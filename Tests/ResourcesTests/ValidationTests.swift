@@ -193,3 +193,23 @@ struct ValidationTests {
         #expect(a.contentHash != b.contentHash)
     }
 }
+
+@Suite("Null values never drop a resource")
+struct NullFieldTests {
+    @Test("a required field present but empty is an error, never a silently missing resource", arguments: [
+        ("sandbox", "apiVersion: converge.dev/v1\nkind: Sandbox\nmetadata: {name: a}\nspec:\n  source:\n", "spec.source is required"),
+        ("pool", "apiVersion: converge.dev/v1\nkind: TapPool\nmetadata: {name: p}\nspec: {size: 1, subnet: ~, guest: {gateway: 192.168.0.1/24, address: 192.168.0.2}}\n", "spec.subnet is required"),
+        ("guest", "apiVersion: converge.dev/v1\nkind: TapPool\nmetadata: {name: p}\nspec: {size: 1, subnet: 10.0.0.0/16, guest: null}\n", "spec.guest is required"),
+        ("gateway", "apiVersion: converge.dev/v1\nkind: TapPool\nmetadata: {name: p}\nspec: {size: 1, subnet: 10.0.0.0/16, guest: {gateway: ~, address: 192.168.0.2}}\n", "spec.guest.gateway is required"),
+        ("metadata", "apiVersion: converge.dev/v1\nkind: Sandbox\nmetadata:\nspec: {source: {image: u}}\n", "metadata.name is required"),
+        ("apiVersion", "apiVersion:\nkind: Sandbox\nmetadata: {name: a}\nspec: {source: {image: u}}\n", "apiVersion is required"),
+    ])
+    func nullRequired(name: String, text: String, message: String) throws {
+        let f = SpecFixture()
+        f.write("\(name).yaml", text)
+        let specs = try f.load()
+        #expect(!specs.isValid, "\(name) validated")
+        #expect(specs.diagnostics.contains { $0.message.contains(message) }, "\(specs.diagnostics)")
+        #expect(specs.invalidFiles.count == 1)
+    }
+}

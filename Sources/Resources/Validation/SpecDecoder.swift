@@ -19,10 +19,12 @@ enum SpecDecoder {
         defer { top.finish(context) }
         let before = context.diagnostics.count
 
-        if let node = top.take("apiVersion"), let version = context.string(node, "apiVersion"), version != apiVersion {
-            context.error(node.mark, "apiVersion must be \(apiVersion), found '\(version)'")
-        } else if top.keyMark("apiVersion") == nil {
-            context.error(top.mark, "apiVersion is required (\(apiVersion))")
+        if let node = top.take("apiVersion") {
+            if let version = context.string(node, "apiVersion"), version != apiVersion {
+                context.error(node.mark, "apiVersion must be \(apiVersion), found '\(version)'")
+            }
+        } else {
+            context.error(top.keyMark("apiVersion") ?? top.mark, "apiVersion is required (\(apiVersion))")
         }
         guard let kindNode = top.take("kind") else {
             context.error(top.mark, "kind is required: one of \(ResourceKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -30,8 +32,9 @@ enum SpecDecoder {
             return nil
         }
         let kind = context.enumValue(kindNode, "kind", as: ResourceKind.self)
-        let meta = top.take("metadata").flatMap { metadata($0, kind: kind, context) }
-        if top.keyMark("metadata") == nil { context.error(top.mark, "metadata.name is required") }
+        let metaNode = top.take("metadata")
+        let meta = metaNode.flatMap { metadata($0, kind: kind, context) }
+        if metaNode == nil { context.error(top.keyMark("metadata") ?? top.mark, "metadata.name is required") }
         let specNode = top.take("spec")
         guard let kind, let specNode else {
             if kind != nil { context.error(top.mark, "spec is required") }
@@ -50,7 +53,14 @@ enum SpecDecoder {
         case .balloonPolicy:
             body = balloonPolicy(specNode, context).map(ResourceBody.balloonPolicy)
         }
-        guard let meta, let body, context.diagnostics.count == before else { return nil }
+        guard let meta, let body, context.diagnostics.count == before else {
+            // Backstop: a document is never dropped without saying why (a dropped document
+            // would read as "deleted" and its resource would be destroyed).
+            if context.diagnostics.count == before {
+                context.error(document.root.mark, "this \(kind.rawValue) could not be read; check its required fields")
+            }
+            return nil
+        }
         let resource = Resource(name: meta.name, labels: meta.labels, body: body,
                                 origin: Origin(file: context.file, mark: document.root.mark))
         return DecodedResource(resource: resource, nameMark: meta.mark,
@@ -118,13 +128,17 @@ enum SpecDecoder {
             }
             if let m = lf.take("memory") {
                 value.memory = context.quantity(m, "spec.limits.memory")
+                if let lm = value.memory, lm > SandboxRules.maximumMemory {
+                    context.error(m.mark, "spec.limits.memory \(lm) is above the maximum of \(SandboxRules.maximumMemory)")
+                }
                 if let lm = value.memory, let memory, lm < memory { context.error(m.mark, "spec.limits.memory \(lm) is below spec.memory \(memory)") }
             }
             lf.finish(context)
             limits = value
         }
-        let source = f.take("source").flatMap { sandboxSource($0, context, &refs) }
-        if f.keyMark("source") == nil { context.error(f.mark, "spec.source is required: exactly one of image, snapshot, fork") }
+        let sourceNode = f.take("source")
+        let source = sourceNode.flatMap { sandboxSource($0, context, &refs) }
+        if sourceNode == nil { context.error(f.keyMark("source") ?? f.mark, "spec.source is required: exactly one of image, snapshot, fork") }
         var pool: String?
         if let n = f.take("network"), var nf = FieldReader(n, path: "spec.network", context) {
             if let p = nf.take("pool"), let name = reference(p, "spec.network.pool", context) {
@@ -267,19 +281,20 @@ enum SpecDecoder {
             } else {
                 context.error(s.mark, "spec.subnet '\(text)' is not an IPv4 CIDR (write e.g. 10.0.0.0/16)")
             }
-        } else if f.keyMark("subnet") == nil {
-            context.error(f.mark, "spec.subnet is required (e.g. 10.0.0.0/16)")
+        } else if subnet == nil && (f.keyMark("subnet") == nil || context.diagnostics.count == before) {
+            context.error(f.keyMark("subnet") ?? f.mark, "spec.subnet is required (e.g. 10.0.0.0/16)")
         }
         var gateway: IPv4CIDR?, address: IPv4Address?
-        if let g = f.take("guest"), var gf = FieldReader(g, path: "spec.guest", context) {
+        if let g = f.take("guest") {
+          if var gf = FieldReader(g, path: "spec.guest", context) {
             if let gw = gf.take("gateway"), let text = context.string(gw, "spec.guest.gateway") {
                 gateway = IPv4CIDR(parsing: text)
                 if gateway == nil || gateway!.prefix > 30 || gateway!.isNetworkAddress {
                     context.error(gw.mark, "spec.guest.gateway '\(text)' must be a host address with a prefix of /30 or shorter (e.g. 192.168.0.1/24)")
                     gateway = nil
                 }
-            } else if gf.keyMark("gateway") == nil {
-                context.error(gf.mark, "spec.guest.gateway is required (e.g. 192.168.0.1/24)")
+            } else if gateway == nil && (gf.keyMark("gateway") == nil || context.diagnostics.count == before) {
+                context.error(gf.keyMark("gateway") ?? gf.mark, "spec.guest.gateway is required (e.g. 192.168.0.1/24)")
             }
             if let a = gf.take("address"), let text = context.string(a, "spec.guest.address") {
                 address = IPv4Address(parsing: text)
@@ -289,12 +304,13 @@ enum SpecDecoder {
                     context.error(a.mark, "spec.guest.address \(text) must be a host address in \(gateway.network)/\(gateway.prefix) other than the gateway")
                     address = nil
                 }
-            } else if gf.keyMark("address") == nil {
-                context.error(gf.mark, "spec.guest.address is required (e.g. 192.168.0.2)")
+            } else if address == nil && (gf.keyMark("address") == nil || context.diagnostics.count == before) {
+                context.error(gf.keyMark("address") ?? gf.mark, "spec.guest.address is required (e.g. 192.168.0.2)")
             }
             gf.finish(context)
-        } else if f.keyMark("guest") == nil {
-            context.error(f.mark, "spec.guest is required: {gateway: 192.168.0.1/24, address: 192.168.0.2}")
+          }
+        } else {
+            context.error(f.keyMark("guest") ?? f.mark, "spec.guest is required: {gateway: 192.168.0.1/24, address: 192.168.0.2}")
         }
         let nat = f.take("nat").map { context.bool($0, "spec.nat") } ?? true
         guard context.diagnostics.count == before, let size, let subnet, let gateway, let address, let nat else { return nil }
