@@ -152,6 +152,46 @@ struct PlannerTests {
         #expect(plan([], few).actions.count == 10)
     }
 
+    @Test("a VMM that is up but not booted is not resized: the size is recorded and the start rebuilds it")
+    func noResizeOnUnbootedVMM() {
+        let before = Build.sandbox("web", cpus: 2, limits: ResourceLimits(cpus: 4, memory: .gibibytes(4)))
+        let after = Build.sandbox("web", cpus: 3, limits: ResourceLimits(cpus: 4, memory: .gibibytes(4)))
+        let p = plan([after], world([Build.observed(before, vm: .created)]))
+        #expect(lines(p) == ["~ Sandbox/web update", "~ Sandbox/web start"])
+    }
+
+    @Test("memory below the boot size is a replacement that keeps the disk; resizes keep the boot-time ceilings")
+    func memoryBelowBoot() {
+        let booted = Build.sandbox("web", memory: .gibibytes(2))
+        let p = plan([Build.sandbox("web", memory: .gibibytes(1))], world([Build.observed(booted)]))
+        #expect(lines(p) == ["-/+ Sandbox/web replace"])
+        #expect(p.actions[0].keepsDisk && p.actions[0].reason.contains("cannot be unplugged"))
+        // cpus 4 → 2 without limits is a live resize that keeps max_vcpus 4 on record, so 2 → 4 is one too.
+        let four = Build.sandbox("web", cpus: 4)
+        let down = plan([Build.sandbox("web", cpus: 2)], world([Build.observed(four)]))
+        #expect(lines(down) == ["~ Sandbox/web resize"] && down.actions[0].config?.maxCpus == 4)
+        var resized = Build.observed(four)
+        resized.config = down.actions[0].config!
+        #expect(lines(plan([four], world([resized]))) == ["~ Sandbox/web resize"])
+    }
+
+    @Test("a plan with only held-back destroys or refusals is not converged")
+    func notConvergedWithoutActions() {
+        let held = plan([], world([Build.observed(Build.sandbox("old"))]), options: PlanOptions(maxDestroy: 0))
+        #expect(held.actions.isEmpty && !held.isConverged)
+        let shrink = plan([Build.sandbox("web", disk: .gibibytes(10))], world([Build.observed(Build.sandbox("web", disk: .gibibytes(20)))]))
+        #expect(shrink.actions.isEmpty && !shrink.isConverged)
+        #expect(plan([], world([])).isConverged)
+    }
+
+    @Test("a sandbox that crashed and is now wanted stopped is not reported as drift")
+    func noDriftWhenStopped() {
+        var crashed = Build.observed(Build.sandbox("web"), vm: .absent)
+        crashed.intendedState = .running
+        let p = plan([Build.sandbox("web", state: .stopped)], world([crashed]))
+        #expect(p.isConverged && p.findings.isEmpty, "\(p)")
+    }
+
     @Test("the plan is deterministic")
     func deterministic() {
         let desired = (1...50).map { Build.sandbox("s\($0)", pool: $0 % 2 == 0 ? "net" : nil) } + [Build.pool("net")]

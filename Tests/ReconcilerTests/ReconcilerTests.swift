@@ -101,6 +101,17 @@ struct ReconcilerTests {
         #expect(await rig.runtime.sandboxes["b"] != nil)
     }
 
+    @Test("the prune guard holds for a whole apply, not for each of its rounds")
+    func pruneBudgetPerPass() async throws {
+        let rig = try Rig((0..<30).map { Build.observed(Build.sandbox("o\($0)")) })
+        var options = ApplyOptions(allowEmpty: true)
+        options.plan.maxDestroy = 3
+        let report = try await rig.reconciler.apply(Build.specSet([Build.sandbox("keep")]), options: options)
+        #expect(report.outcomes.filter { $0.action.verb == .destroy }.count == 3)
+        #expect(await rig.runtime.sandboxes.count == 28)
+        #expect(!report.converged && report.heldBack.count == 27)
+    }
+
     @Test("a destroyed resource is forgotten by the store")
     func forget() async throws {
         let rig = try Rig()

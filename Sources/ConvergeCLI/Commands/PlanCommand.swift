@@ -28,6 +28,6 @@ struct PlanCommand: Command {
             PlanPrinter.print(report.plan, frozen: report.desired.frozen, directory: directory)
         }
         if !specs.isValid { throw ExitCode.failure }
-        if !report.plan.isEmpty { throw ExitCode(2) }
+        if !report.plan.isConverged { throw ExitCode(2) }
     }
 }

@@ -11,7 +11,11 @@ enum PlanPrinter {
             Swift.print("! \(finding.id): \(finding.message)")
         }
         guard !plan.actions.isEmpty || !plan.heldBack.isEmpty else {
-            Swift.print("No changes. The host matches the specs in \(directory).")
+            if plan.isConverged {
+                Swift.print("No changes. The host matches the specs in \(directory).")
+            } else {
+                Swift.print("No actions, but the host does not match the specs: see the refusals above.")
+            }
             return
         }
         Swift.print("Converge will perform these actions:\n")
@@ -73,7 +77,7 @@ struct PlanJSON: Encodable {
 
     init(directory: String, report: PlanReport, specs: SpecSet) {
         self.directory = directory
-        changes = !report.plan.isEmpty
+        changes = !report.plan.isConverged
         actions = report.plan.actions.map(Self.action)
         heldBack = report.plan.heldBack.map(Self.action)
         findings = report.plan.findings.map { FindingJSON(kind: $0.id.kind.rawValue, name: $0.id.name, severity: $0.severity.rawValue, reason: $0.reason, message: $0.message) }

@@ -181,10 +181,8 @@ extension CloudHypervisor {
                     try await journal.step(.chVMPause) { try await client(meta).pause() }
                 case .paused:
                     try await journal.step(.chVMResume) { try await client(meta).resume() }
-                case .created:
-                    try await bootExisting(name, &meta, process: live.process, journal: journal)
-                    if state == .paused { try await journal.step(.chVMPause) { try await client(meta).pause() } }
-                case .absent, .shutdown, .unresponsive, .unknown:
+                case .absent, .created, .shutdown, .unresponsive, .unknown:
+                    // `.created` too: the config a VMM holds may predate the recorded one.
                     // A VMM that cannot be trusted is replaced by a fresh process; the disk stays.
                     if live.state != .absent { try await stopVMM(name, meta, live.process, journal: journal) }
                     try await boot(name, &meta, journal: journal)
@@ -352,6 +350,11 @@ extension CloudHypervisor {
         public func update(_ name: String, config: SandboxConfig, journal: StepJournal) async throws {
             guard var meta = Metadata.read(layout.metadata(name)) else {
                 throw StepFailure(step: "ch.record.read", message: "no metadata at \(layout.metadata(name))")
+            }
+            if let slot = meta.slot, slot.pool != config.networkPool, let network {
+                // Another pool (or none): give the old slot back; the next start claims anew.
+                try await network.release(sandbox: name, journal: journal)
+                meta.slot = nil
             }
             meta.config = config
             try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }

@@ -123,11 +123,19 @@ public actor Reconciler {
         var plan = Plan()
         var iterations = 0
         var observed = ObservedState()
+        var destroyBudget = 0
+        var destroyed = 0
         while true {
             observed = try await observe()
             try await store.recordObserved(Array(observed.sandboxes.values))
-            if iterations == 0 { try checkNotEmpty(specs, desired, observed, options) }
-            plan = Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: options.plan)
+            if iterations == 0 {
+                try checkNotEmpty(specs, desired, observed, options)
+                destroyBudget = options.plan.maxDestroy ?? Pruning.defaultLimit(sandboxCount: observed.sandboxes.count)
+            }
+            // The prune guard holds for the whole pass, not for each round of it.
+            var planOptions = options.plan
+            planOptions.maxDestroy = max(0, destroyBudget - destroyed)
+            plan = Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions)
             for finding in plan.findings where reportedFindings.insert("\(finding.id)|\(finding.reason)").inserted {
                 findings.append(finding)
                 progress(.finding(finding))
@@ -141,6 +149,7 @@ public actor Reconciler {
                                         shouldStop: options.shouldStop, progress: progress)
             outcomes += results
             for r in results where !r.succeeded { failed[r.action.id] = r.error ?? "failed" }
+            destroyed += results.filter { $0.succeeded && $0.action.isDestructive }.count
         }
         let remaining = plan.actions
         let converged = remaining.isEmpty && failed.isEmpty && plan.heldBack.isEmpty

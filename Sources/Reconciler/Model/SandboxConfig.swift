@@ -27,6 +27,9 @@ public struct SandboxConfig: Hashable, Sendable, Codable {
     /// Boot-time ceilings: `max_vcpus` and memory + hotplug room.
     public var maxCpus: Int
     public var maxMemory: Quantity
+    /// The memory the VM booted with: hotplugged memory can be unplugged, this cannot (nil in
+    /// records written before it was kept: read as `memory`).
+    public var bootMemory: Quantity?
     public var networkPool: String?
     public var balloonPolicy: String?
     public var gpus: [String]
@@ -43,6 +46,7 @@ public struct SandboxConfig: Hashable, Sendable, Codable {
         self.limits = limits
         self.maxCpus = maxCpus
         self.maxMemory = maxMemory
+        self.bootMemory = memory
         self.networkPool = networkPool
         self.balloonPolicy = balloonPolicy
         self.gpus = gpus

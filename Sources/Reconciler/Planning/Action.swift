@@ -96,4 +96,9 @@ public struct Plan: Sendable, Equatable, Codable {
     }
 
     public var isEmpty: Bool { actions.isEmpty }
+
+    /// Nothing to do and nothing held back or refused: the host matches the specs.
+    public var isConverged: Bool {
+        actions.isEmpty && heldBack.isEmpty && !findings.contains { $0.severity == .blocked }
+    }
 }

@@ -21,7 +21,9 @@ enum Pruning {
                                   dependsOn: doomedSandboxes.filter { observed.sandboxes[$0]?.config.source == .snapshot(name) }.map { ResourceID(.sandbox, $0) }))
         }
         for name in observed.pools.keys.sorted() where desired[ResourceID(.tapPool, name)] == nil {
-            let users = doomedSandboxes.filter { observed.sandboxes[$0]?.config.networkPool == name }.map { ResourceID(.sandbox, $0) }
+            // After every action of a sandbox that holds one of its slots (destroy, replace
+            // into another pool, update): those release it.
+            let users = observed.sandboxes.values.filter { $0.config.networkPool == name }.map { ResourceID(.sandbox, $0.name) }.sorted()
             actions.append(Action(ResourceID(.tapPool, name), .destroy, reason: "no spec names it", dependsOn: users))
         }
         for name in observed.policies.keys.sorted() where desired[ResourceID(.balloonPolicy, name)] == nil {
@@ -31,11 +33,14 @@ enum Pruning {
         return (actions, findings)
     }
 
+    /// CONTRACT §4: 10, or 25% of the sandboxes when that is more.
+    static func defaultLimit(sandboxCount: Int) -> Int { max(10, (sandboxCount + 3) / 4) }
+
     /// Keeps at most the allowed number of destructive actions (in plan order) and holds
     /// back the rest, with every action that depends on a held-back one.
     static func guardDestroys(_ actions: [Action], sandboxCount: Int, options: PlanOptions) -> (kept: [Action], heldBack: [Action]) {
         guard !options.force else { return (actions, []) }
-        let limit = options.maxDestroy ?? max(10, (sandboxCount + 3) / 4)
+        let limit = options.maxDestroy ?? defaultLimit(sandboxCount: sandboxCount)
         var destructive = 0
         var kept: [Action] = []
         var heldBack: [Action] = []

@@ -19,6 +19,9 @@ enum SandboxDiff {
         }
         let applied = observed.config
         let alive = observed.vm.hasProcess
+        // Only a booted VM takes vm.resize; a VMM in any other state is restarted by the
+        // transition below, from the recorded config.
+        let resizable = observed.vm == .running || observed.vm == .paused
 
         // 1. Identity: another runtime or source is another VM, and another disk.
         if applied.runtime != desired.runtime || applied.source != desired.source {
@@ -38,14 +41,24 @@ enum SandboxDiff {
             return result
         }
 
+        // The disk survives everything below, so it may only grow.
+        if desired.disk < applied.disk {
+            result.findings.append(Finding(id, .blocked, reason: "DiskShrinkRefused",
+                                           message: "spec.disk \(desired.disk) is smaller than the disk's \(applied.disk); a disk never shrinks. Restore spec.disk or recreate the sandbox under a new name"))
+        }
+
         // 2. Boot-time shape: ceilings, devices and network slot are fixed while the VMM lives.
         let changes = FieldDiff.changes(from: applied, to: desired)
+        let bootMemory = applied.bootMemory ?? applied.memory
         let bootShapeChanged = applied.limits != desired.limits || applied.gpus != desired.gpus
             || applied.networkPool != desired.networkPool
             || desired.cpus > applied.maxCpus || desired.memory > applied.maxMemory
+            || desired.memory < bootMemory
         if bootShapeChanged && alive {
+            var replacement = desired
+            replacement.disk = max(applied.disk, desired.disk)  // the kept disk never shrinks
             result.actions.append(Action(id, .replace, reason: replaceReason(applied, desired) + " (forces replacement; the disk is kept)",
-                                         changes: changes, dependsOn: needs, config: desired, targetState: spec.state, keepsDisk: true))
+                                         changes: changes, dependsOn: needs, config: replacement, targetState: spec.state, keepsDisk: true))
             return result
         }
 
@@ -53,7 +66,13 @@ enum SandboxDiff {
         //    grow-disk (after this), or are refused.
         var target = desired
         target.disk = applied.disk
-        if alive && (desired.cpus != applied.cpus || desired.memory != applied.memory) {
+        if alive {
+            // A live VM keeps the ceilings and boot size it booted with.
+            target.maxCpus = applied.maxCpus
+            target.maxMemory = applied.maxMemory
+            target.bootMemory = bootMemory
+        }
+        if resizable && (desired.cpus != applied.cpus || desired.memory != applied.memory) {
             let sizeChanges = changes.filter { $0.field == "cpus" || $0.field == "memory" }
             result.actions.append(Action(id, .resize, reason: "in place, within the boot-time ceiling (\(applied.maxCpus) cpus, \(applied.maxMemory))",
                                          changes: sizeChanges, config: target))
@@ -62,11 +81,8 @@ enum SandboxDiff {
                                          changes: changes.filter { $0.field != "disk" }, config: target))
         }
 
-        // 4. Disk: grows while stopped, never shrinks.
-        if desired.disk < applied.disk {
-            result.findings.append(Finding(id, .blocked, reason: "DiskShrinkRefused",
-                                           message: "spec.disk \(desired.disk) is smaller than the disk's \(applied.disk); a disk never shrinks. Restore spec.disk or recreate the sandbox under a new name"))
-        } else if desired.disk > applied.disk {
+        // 4. Disk: grows while stopped, never shrinks (refused above).
+        if desired.disk > applied.disk {
             if alive {
                 result.findings.append(Finding(id, .blocked, reason: "DiskGrowWhileRunning",
                                                message: "spec.disk grows \(applied.disk) → \(desired.disk) once the sandbox is stopped (set state: stopped, apply, then back)"))
@@ -100,6 +116,9 @@ enum SandboxDiff {
         if a.gpus != d.gpus { return "devices.gpus changed" }
         if a.networkPool != d.networkPool { return "network.pool changed" }
         if d.cpus > a.maxCpus { return "cpus \(d.cpus) exceed the boot-time ceiling of \(a.maxCpus) (raise limits.cpus for in-place resize)" }
+        if d.memory < (a.bootMemory ?? a.memory) {
+            return "memory \(d.memory) is below the \((a.bootMemory ?? a.memory)) the VM booted with, which cannot be unplugged live"
+        }
         return "memory \(d.memory) exceeds the boot-time ceiling of \(a.maxMemory) (raise limits.memory for in-place resize)"
     }
 
@@ -107,6 +126,7 @@ enum SandboxDiff {
     private static func transition(id: ResourceID, want: PowerState, observed: ObservedSandbox, findings: inout [Finding]) -> Action? {
         let vm = observed.vm
         let drifted = vm == .absent && observed.intendedState != .stopped && observed.intendedState != .suspended
+            && want != .stopped && want != .suspended
         if drifted {
             findings.append(Finding(id, .drift, reason: "VMMExited",
                                     message: "the VMM process exited while the sandbox should be \(observed.intendedState.rawValue)"))
