@@ -34,6 +34,15 @@ struct ValidationTests {
         #expect(specs.resources[ResourceID(.snapshot, "ubuntu-base.2")]?.snapshot?.memory == true)
     }
 
+    @Test("network.pool defaults to the TapPool named default, when there is one")
+    func defaultPool() throws {
+        let f = SpecFixture()
+        f.write("s.yaml", sandboxYAML("web-1", "source: {image: u}"))
+        #expect(try f.load().resources[ResourceID(.sandbox, "web-1")]?.sandbox?.networkPool == nil)
+        f.write("pool.yaml", pool)
+        #expect(try f.load().resources[ResourceID(.sandbox, "web-1")]?.sandbox?.networkPool == "default")
+    }
+
     @Test("an unknown field names itself and the known fields")
     func unknownField() throws {
         let f = SpecFixture()

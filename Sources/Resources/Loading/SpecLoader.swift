@@ -34,8 +34,16 @@ public enum SpecLoader {
 
         let invalid = Set(diagnostics.map(\.file))
         var resources: [ResourceID: Resource] = [:]
+        // CONTRACT §1: `network.pool` defaults to the TapPool named "default", when there is one.
+        let allDeclared = declared.values.reduce(into: Set<ResourceID>()) { $0.formUnion($1) }
+        let hasDefaultPool = decoded.contains { $0.resource.id == ResourceID(.tapPool, "default") } || allDeclared.contains(ResourceID(.tapPool, "default"))
         for d in decoded where !invalid.contains(d.resource.origin.file) {
-            resources[d.resource.id] = d.resource
+            var resource = d.resource
+            if hasDefaultPool, case .sandbox(var spec) = resource.body, spec.networkPool == nil {
+                spec.networkPool = "default"
+                resource.body = .sandbox(spec)
+            }
+            resources[resource.id] = resource
         }
         diagnostics.sort { ($0.file, $0.mark) < ($1.file, $1.mark) }
         return SpecSet(
