@@ -106,7 +106,7 @@ struct DaemonTests {
         #expect(Self.until(30) { Self.metric(h, "converge_converged") == 1 }, "\(second.log)")
         let running = (0..<24).filter { Self.status(h, "s\($0)")?["observedState"] as? String == "running" }
         #expect(running.count == 24, "\(second.log)")
-        #expect(Self.metric(h, "converge_errors_total") == 0)
+        #expect(Self.metric(h, "converge_errors_total") == 0, "\(second.log)")
         #expect(second.stop(SIGTERM) == 0)
         #expect(h.converge("plan", h.specs).status == 0)
     }

@@ -261,6 +261,9 @@ public actor SlotNetwork: HostNetwork {
         let layout = SlotLayout(prefix: prefix, pool: pool, spec: record.spec)
         let current = SlotLayout.key(record.spec)
         if var mine = slots(of: pool).first(where: { $0.claimedBy == sandbox }) {
+            // Another task (a repair) may be building this very slot: let it finish first.
+            while busy("\(pool)/\(mine.index)") { try await Task.sleep(nanoseconds: 5_000_000) }
+            mine = cache?["\(pool)/\(mine.index)"] ?? mine
             if !mine.ready {
                 // Claimed, but its build was interrupted: finish it before handing it out.
                 let key = "\(pool)/\(mine.index)"
@@ -348,17 +351,23 @@ public actor SlotNetwork: HostNetwork {
         let nl = try Netlink()
         var links = Set(try nl.linkNames())
         try nl.setUp("lo")
+        // Each part is checked before it is added, and "already there" is success: the same
+        // code creates a slot and completes one.
         if !links.contains(SlotLayout.uplink) {
-            try nl.createVeth(SlotLayout.uplink, peer: layout.hostVeth(index), peerNamespaceFD: root)
+            try tolerating(EEXIST) { try nl.createVeth(SlotLayout.uplink, peer: layout.hostVeth(index), peerNamespaceFD: root) }
         }
         if !links.contains(SlotLayout.tap) {
-            guard cvg_tap_create(SlotLayout.tap) == 0 else { throw SystemError(call: "TUNSETIFF(\(SlotLayout.tap))", code: errno) }
+            guard cvg_tap_create(SlotLayout.tap) == 0 || errno == EBUSY || errno == EEXIST else {
+                throw SystemError(call: "TUNSETIFF(\(SlotLayout.tap))", code: errno)
+            }
         }
         links = Set(try nl.linkNames())
         let addresses = Set(try nl.addresses().map(\.address))
-        if !addresses.contains(layout.slotAddress(index)) { try nl.addAddress(SlotLayout.uplink, layout.slotAddress(index), prefix: 30) }
+        if !addresses.contains(layout.slotAddress(index)) {
+            try tolerating(EEXIST) { try nl.addAddress(SlotLayout.uplink, layout.slotAddress(index), prefix: 30) }
+        }
         if !addresses.contains(layout.spec.guestGateway.address.value) {
-            try nl.addAddress(SlotLayout.tap, layout.spec.guestGateway.address.value, prefix: layout.spec.guestGateway.prefix)
+            try tolerating(EEXIST) { try nl.addAddress(SlotLayout.tap, layout.spec.guestGateway.address.value, prefix: layout.spec.guestGateway.prefix) }
         }
         try nl.setUp(SlotLayout.uplink)
         try nl.setUp(SlotLayout.tap)
@@ -370,7 +379,9 @@ public actor SlotNetwork: HostNetwork {
         guard cvg_setns_net(root) == 0 else { throw SystemError(call: "setns(root)", code: errno) }
         let host = try Netlink()
         let hostAddresses = Set(try host.addresses().map(\.address))
-        if !hostAddresses.contains(layout.hostAddress(index)) { try host.addAddress(layout.hostVeth(index), layout.hostAddress(index), prefix: 30) }
+        if !hostAddresses.contains(layout.hostAddress(index)) {
+            try tolerating(EEXIST) { try host.addAddress(layout.hostVeth(index), layout.hostAddress(index), prefix: 30) }
+        }
         try host.setUp(layout.hostVeth(index))
     }
 
@@ -463,6 +474,11 @@ public actor SlotNetwork: HostNetwork {
     }
 
     static func fingerprint(_ text: String) -> String { String(FNV1a.hash(text), radix: 16) }
+
+    /// Runs `body`; a `SystemError` with `code` counts as success.
+    private static func tolerating(_ code: Int32, _ body: () throws -> Void) throws {
+        do { try body() } catch let error as SystemError where error.code == code {}
+    }
 
     static func writeSysctl(_ path: String, _ value: String) throws {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
