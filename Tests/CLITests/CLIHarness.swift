@@ -143,13 +143,8 @@ enum NetworkCleanup {
         _ = CLIHarness.exec([tool("nft"), "delete", "table", "ip", "converge_\(prefix)"])
     }
 
-    /// A system tool's path (iproute2 and nftables live in /usr/sbin or /sbin on Debian).
-    static func tool(_ name: String) -> String {
-        for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-            return "\(dir)/\(name)"
-        }
-        return name
-    }
+    /// A system tool's path.
+    static func tool(_ name: String) -> String { Executables.find(name) ?? name }
 
     static func links() -> [String] {
         CLIHarness.exec([tool("ip"), "-o", "link", "show"]).stdout.split(separator: "\n").compactMap { line in

@@ -38,7 +38,7 @@ final class NetworkRun: @unchecked Sendable {
 
     @discardableResult
     func run(_ argv: [String]) -> ProcessResult {
-        let tool = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map { "\($0)/\(argv[0])" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? argv[0]
+        let tool = Executables.find(argv[0]) ?? argv[0]
         return (try? Spawn.runToCompletion([tool] + argv.dropFirst())) ?? ProcessResult(status: -1, stdout: "", stderr: "cannot run")
     }
 
@@ -94,7 +94,7 @@ struct NetworkTests {
         #expect(a.index != b.index && a.guestAddress == b.guestAddress && a.tap == b.tap)
         // Stand in for B's guest: its address on B's loopback, and a listener there.
         net.run(["ip", "-n", b.namespace, "addr", "add", "192.168.0.2/32", "dev", "lo"])
-        let ip = ["/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }!
+        let ip = try #require(Executables.find("ip"))
         let server = try Spawn.detached([ip, "netns", "exec", b.namespace, "/usr/bin/python3", "-c", """
             import socket
             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 7001)); s.listen(8)

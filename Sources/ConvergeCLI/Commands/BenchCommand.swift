@@ -209,8 +209,8 @@ enum BenchSpecs {
         try "CH_BINARY: \(simulator)\n".write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
         let image = "\(state)/ch/images/bench-base.qcow2"
         if !fm.fileExists(atPath: image) {
-            let result = try Spawn.runToCompletionForCLI(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", image, "1G"])
-            guard result == 0 else { throw CLIError("qemu-img create \(image) failed") }
+            let result = try Spawn.runToCompletion([Executables.find("qemu-img") ?? "/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", image, "1G"])
+            guard result.status == 0 else { throw CLIError("qemu-img create \(image) failed") }
         }
     }
 }

@@ -66,7 +66,7 @@ struct IPBaseline {
     let batched: Bool
 
     func measure(_ count: Int) throws -> (create: Double, release: Double) {
-        let ip = tool("ip"), nft = tool("nft")
+        let ip = Executables.find("ip") ?? "ip", nft = Executables.find("nft") ?? "nft"
         var t = Date()
         for i in 0..<count {
             let ns = "\(prefix)-\(i)", host = "\(prefix)h\(i)"
@@ -126,11 +126,7 @@ struct IPBaseline {
             if let i = args.lastIndex(of: "-") { args[i] = path! }
         }
         defer { if let path { try? FileManager.default.removeItem(atPath: path) } }
-        let status = try Spawn.runToCompletionForCLI(args)
+        let status = try Spawn.runToCompletion(args).status
         guard status == 0 else { throw CLIError("baseline step failed (\(status)): \(args.joined(separator: " "))") }
-    }
-
-    private func tool(_ name: String) -> String {
-        ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? name
     }
 }

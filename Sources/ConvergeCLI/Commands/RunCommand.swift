@@ -91,7 +91,7 @@ struct RunCommand: Command {
             guard !stopping.withLock({ $0 }) else { break }
             let now = Clock.now
             let timeout = min(resync, (backoff.nextRetry(after: now) ?? .infinity) - now)
-            let wake = try await Blocking.wait { waiter.wait(timeout: timeout) }
+            let wake = try await Blocking.run { waiter.wait(timeout: timeout) }
             switch wake {
             case .signal: reason = "signal"
             case .specsChanged: reason = "spec change"
@@ -100,15 +100,6 @@ struct RunCommand: Command {
             }
         }
         Log.line("stopped")
-    }
-}
-
-enum Blocking {
-    /// Runs a blocking wait on a Dispatch thread.
-    static func wait<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: body()) }
-        }
     }
 }
 
@@ -134,9 +125,7 @@ struct StatusFiles {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let path = "\(dir)/\(row.name).json"
             keep.insert(path)
-            let temporary = "\(path).tmp"
-            try encoder.encode(row).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, path) == 0 else { throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))") }
+            try AtomicFile.write(try encoder.encode(row), to: path)
         }
         for kind in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
             for file in (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(kind)")) ?? []

@@ -8,7 +8,7 @@ public struct QemuImg: Sendable {
 
     /// - Parameter binary: `qemu-img`'s path; nil looks it up in PATH.
     public init(binary: String? = nil, runner: any ProcessRunner = SpawnRunner()) {
-        self.binary = binary ?? Self.lookUp("qemu-img") ?? "/usr/bin/qemu-img"
+        self.binary = binary ?? Executables.find("qemu-img") ?? "/usr/bin/qemu-img"
         self.runner = runner
     }
 
@@ -67,13 +67,5 @@ public struct QemuImg: Sendable {
                                message: result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return result.stdout
-    }
-
-    static func lookUp(_ program: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/\(program)") {
-            return "\(dir)/\(program)"
-        }
-        return nil
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import Glibc
 
 /// Writes files so that a reader (or a crash) sees the old or the new content, never half.
-enum AtomicFile {
-    static func write(_ data: Data, to path: String) throws {
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
         let temporary = "\(path).tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError(call: "open(\(temporary))", code: errno) }
@@ -22,7 +22,7 @@ enum AtomicFile {
     }
 
     /// Removes `path`; an absent file is not an error.
-    static func remove(_ path: String) throws {
+    public static func remove(_ path: String) throws {
         if unlink(path) != 0 && errno != ENOENT { throw SystemError(call: "unlink(\(path))", code: errno) }
     }
 }

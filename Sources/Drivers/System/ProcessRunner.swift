@@ -39,8 +39,8 @@ public struct SpawnRunner: ProcessRunner {
 
 /// Runs blocking work on a Dispatch thread so that it never holds one of Swift
 /// concurrency's few cooperative threads.
-enum Blocking {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+public enum Blocking {
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }
@@ -60,7 +60,7 @@ public enum Spawn {
     }
 
     /// Runs `argv` to completion, capturing its output.
-    static func runToCompletion(_ argv: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+    public static func runToCompletion(_ argv: [String], environment: [String: String]? = nil) throws -> ProcessResult {
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
         try sys("pipe2") { systemPipe2(&out, O_CLOEXEC) }
         try sys("pipe2") { systemPipe2(&err, O_CLOEXEC) }
@@ -145,10 +145,3 @@ private func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> 
 /// glibc ≥ 2.34's posix_spawn_file_actions_addclosefrom_np, not exported by Swift's Glibc module.
 @_silgen_name("posix_spawn_file_actions_addclosefrom_np")
 private func systemAddCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
-
-extension Spawn {
-    /// Runs `argv` to completion and returns its exit status (for tools and benchmarks).
-    public static func runToCompletionForCLI(_ argv: [String]) throws -> Int32 {
-        try runToCompletion(argv).status
-    }
-}
