@@ -126,7 +126,7 @@ struct ApplyJSON: Encodable {
         heldBack = report.heldBack.map(PlanJSON.action)
         remaining = report.remaining.map(PlanJSON.action)
         failed = Dictionary(uniqueKeysWithValues: report.failed.map { ($0.key.description, $0.value) })
-        findings = report.findings.map { PlanJSON.FindingJSON(kind: $0.id.kind.rawValue, name: $0.id.name, severity: $0.severity.rawValue, reason: $0.reason, message: $0.message) }
+        findings = report.findings.map(PlanJSON.FindingJSON.init)
         frozen = report.frozen.map(\.description)
         diagnostics = specs.diagnostics.map(DiagnosticJSON.init)
     }

@@ -143,7 +143,8 @@ final class Metrics: @unchecked Sendable {
     private var passes = 0
     private var errors = 0
     private var actions: [String: Int] = [:]
-    private var last: String = ""
+    /// The last pass's gauges; nil before the first pass (nothing is written until then).
+    private var last: (seconds: Double, converged: Bool, states: [String: Int], freeSlots: [String: Int])?
 
     init(path: String) { self.path = path }
 
@@ -156,29 +157,7 @@ final class Metrics: @unchecked Sendable {
         errors += report.failed.count + (specsValid ? 0 : 1)
         var states: [String: Int] = ["running": 0, "paused": 0, "stopped": 0, "suspended": 0, "other": 0]
         for sandbox in report.observed.sandboxes.values { states[sandbox.powerState?.rawValue ?? "other", default: 0] += 1 }
-        var text = """
-        # HELP converge_passes_total Reconcile passes run by this daemon.
-        # TYPE converge_passes_total counter
-        converge_passes_total \(passes)
-        # HELP converge_pass_duration_seconds Duration of the last pass.
-        # TYPE converge_pass_duration_seconds gauge
-        converge_pass_duration_seconds \(String(format: "%.6f", seconds))
-        # HELP converge_converged Whether the last pass ended converged (1) or not (0).
-        # TYPE converge_converged gauge
-        converge_converged \(report.converged ? 1 : 0)
-        # HELP converge_errors_total Failed actions and invalid spec loads.
-        # TYPE converge_errors_total counter
-        converge_errors_total \(errors)
-        # HELP converge_actions_total Actions run, by kind, action and outcome.
-        # TYPE converge_actions_total counter
-
-        """
-        for key in actions.keys.sorted() { text += "converge_actions_total{\(key)} \(actions[key]!)\n" }
-        text += "# HELP converge_sandboxes Sandboxes on the host by observed state.\n# TYPE converge_sandboxes gauge\n"
-        for state in states.keys.sorted() { text += "converge_sandboxes{state=\"\(state)\"} \(states[state]!)\n" }
-        text += "# HELP converge_pool_free_slots Ready, unclaimed slots per TapPool.\n# TYPE converge_pool_free_slots gauge\n"
-        for pool in report.observed.pools.keys.sorted() { text += "converge_pool_free_slots{pool=\"\(pool)\"} \(report.observed.pools[pool]!.ready)\n" }
-        last = text
+        last = (seconds, report.converged, states, report.observed.pools.mapValues(\.ready))
         flush()
     }
 
@@ -188,12 +167,30 @@ final class Metrics: @unchecked Sendable {
     }
 
     private func flush() {
-        guard !last.isEmpty else { return }
-        let dir = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let temporary = "\(path).tmp"
-        guard (try? last.replacingOccurrences(of: "converge_errors_total \\d+", with: "converge_errors_total \(errors)", options: .regularExpression)
-            .write(toFile: temporary, atomically: false, encoding: .utf8)) != nil else { return }
-        rename(temporary, path)
+        guard let last else { return }
+        var text = """
+        # HELP converge_passes_total Reconcile passes run by this daemon.
+        # TYPE converge_passes_total counter
+        converge_passes_total \(passes)
+        # HELP converge_pass_duration_seconds Duration of the last pass.
+        # TYPE converge_pass_duration_seconds gauge
+        converge_pass_duration_seconds \(String(format: "%.6f", last.seconds))
+        # HELP converge_converged Whether the last pass ended converged (1) or not (0).
+        # TYPE converge_converged gauge
+        converge_converged \(last.converged ? 1 : 0)
+        # HELP converge_errors_total Failed actions and invalid spec loads.
+        # TYPE converge_errors_total counter
+        converge_errors_total \(errors)
+        # HELP converge_actions_total Actions run, by kind, action and outcome.
+        # TYPE converge_actions_total counter
+
+        """
+        for key in actions.keys.sorted() { text += "converge_actions_total{\(key)} \(actions[key]!)\n" }
+        text += "# HELP converge_sandboxes Sandboxes on the host by observed state.\n# TYPE converge_sandboxes gauge\n"
+        for state in last.states.keys.sorted() { text += "converge_sandboxes{state=\"\(state)\"} \(last.states[state]!)\n" }
+        text += "# HELP converge_pool_free_slots Ready, unclaimed slots per TapPool.\n# TYPE converge_pool_free_slots gauge\n"
+        for pool in last.freeSlots.keys.sorted() { text += "converge_pool_free_slots{pool=\"\(pool)\"} \(last.freeSlots[pool]!)\n" }
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? AtomicFile.write(Data(text.utf8), to: path)
     }
 }

@@ -65,6 +65,14 @@ struct PlanJSON: Encodable {
         var severity: String
         var reason: String
         var message: String
+
+        init(_ f: Finding) {
+            kind = f.id.kind.rawValue
+            name = f.id.name
+            severity = f.severity.rawValue
+            reason = f.reason
+            message = f.message
+        }
     }
 
     var directory: String
@@ -80,7 +88,7 @@ struct PlanJSON: Encodable {
         changes = !report.plan.isConverged
         actions = report.plan.actions.map(Self.action)
         heldBack = report.plan.heldBack.map(Self.action)
-        findings = report.plan.findings.map { FindingJSON(kind: $0.id.kind.rawValue, name: $0.id.name, severity: $0.severity.rawValue, reason: $0.reason, message: $0.message) }
+        findings = report.plan.findings.map(FindingJSON.init)
         frozen = report.desired.frozen.map(\.description)
         diagnostics = specs.diagnostics.map(DiagnosticJSON.init)
     }

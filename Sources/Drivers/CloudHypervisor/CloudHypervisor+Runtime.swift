@@ -168,9 +168,7 @@ extension CloudHypervisor {
         // MARK: - Power
 
         public func transition(_ name: String, to state: PowerState, journal: StepJournal) async throws {
-            guard var meta = Metadata.read(layout.metadata(name)) else {
-                throw StepFailure(step: "ch.record.read", message: "no metadata at \(layout.metadata(name)); the sandbox is not recorded")
-            }
+            var meta = try recorded(name)
             let live = await liveState(name, meta)
             switch state {
             case .running, .paused:
@@ -197,6 +195,14 @@ extension CloudHypervisor {
             }
             meta.intendedState = state
             try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }
+        }
+
+        /// The sandbox's metadata, or a failure saying it is not recorded.
+        private func recorded(_ name: String) throws -> Metadata {
+            guard let meta = Metadata.read(layout.metadata(name)) else {
+                throw StepFailure(step: "ch.record.read", message: "no metadata at \(layout.metadata(name)); the sandbox is not recorded")
+            }
+            return meta
         }
 
         private func client(_ meta: Metadata) -> Client { Client(socketPath: meta.socket, timeout: apiTimeout) }
@@ -333,9 +339,7 @@ extension CloudHypervisor {
         // MARK: - Resize and records
 
         public func resize(_ name: String, config: SandboxConfig, journal: StepJournal) async throws {
-            guard var meta = Metadata.read(layout.metadata(name)) else {
-                throw StepFailure(step: "ch.record.read", message: "no metadata at \(layout.metadata(name))")
-            }
+            var meta = try recorded(name)
             let resize = VmResize(desired_vcpus: config.cpus != meta.config.cpus ? config.cpus : nil,
                                   desired_ram: config.memory != meta.config.memory ? config.memory.bytes : nil)
             try await journal.step(.chVMResize) { try await client(meta).resize(resize) }
@@ -348,9 +352,7 @@ extension CloudHypervisor {
         }
 
         public func update(_ name: String, config: SandboxConfig, journal: StepJournal) async throws {
-            guard var meta = Metadata.read(layout.metadata(name)) else {
-                throw StepFailure(step: "ch.record.read", message: "no metadata at \(layout.metadata(name))")
-            }
+            var meta = try recorded(name)
             if let slot = meta.slot, slot.pool != config.networkPool, let network {
                 // Another pool (or none): give the old slot back; the next start claims anew.
                 try await network.release(sandbox: name, journal: journal)
@@ -361,9 +363,7 @@ extension CloudHypervisor {
         }
 
         public func growDisk(_ name: String, to size: Quantity, journal: StepJournal) async throws {
-            guard var meta = Metadata.read(layout.metadata(name)) else {
-                throw StepFailure(step: "ch.record.read", message: "no metadata at \(layout.metadata(name))")
-            }
+            var meta = try recorded(name)
             try await journal.step(.diskGrow) { try await disks.grow(layout.disk(name), to: size.bytes) }
             meta.config.disk = size
             try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }

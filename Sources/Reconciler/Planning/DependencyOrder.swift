@@ -18,18 +18,24 @@ enum DependencyOrder {
         return result
     }
 
+    /// What a sandbox needs before it can be built: its pool, its policy, and the snapshot
+    /// or sandbox it starts from.
+    static func sandboxNeeds(pool: String?, policy: String?, source: SandboxSource) -> [ResourceID] {
+        var ids: [ResourceID] = []
+        if let pool { ids.append(ResourceID(.tapPool, pool)) }
+        if let policy { ids.append(ResourceID(.balloonPolicy, policy)) }
+        switch source {
+        case .snapshot(let n): ids.append(ResourceID(.snapshot, n))
+        case .fork(let n): ids.append(ResourceID(.sandbox, n))
+        case .image: break
+        }
+        return ids
+    }
+
     static func needs(_ resource: Resource) -> [ResourceID] {
         switch resource.body {
         case .sandbox(let s):
-            var ids: [ResourceID] = []
-            if let p = s.networkPool { ids.append(ResourceID(.tapPool, p)) }
-            if let p = s.balloonPolicy { ids.append(ResourceID(.balloonPolicy, p)) }
-            switch s.source {
-            case .snapshot(let n): ids.append(ResourceID(.snapshot, n))
-            case .fork(let n): ids.append(ResourceID(.sandbox, n))
-            case .image: break
-            }
-            return ids
+            return sandboxNeeds(pool: s.networkPool, policy: s.balloonPolicy, source: s.source)
         case .snapshot(let s):
             if case .sandbox(let n) = s.source { return [ResourceID(.sandbox, n)] }
             return []

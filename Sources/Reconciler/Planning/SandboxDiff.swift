@@ -11,7 +11,7 @@ enum SandboxDiff {
                         observedAll: ObservedState) -> Result {
         let id = ResourceID(.sandbox, name)
         var result = Result()
-        let needs = dependencies(of: desired).filter { $0.kind != .tapPool || observedAll.pools[$0.name] == nil }
+        let needs = DependencyOrder.sandboxNeeds(pool: desired.networkPool, policy: desired.balloonPolicy, source: desired.source).filter { $0.kind != .tapPool || observedAll.pools[$0.name] == nil }
         guard let observed else {
             result.actions.append(Action(id, .create, reason: "not found on the host", dependsOn: needs,
                                          config: desired, targetState: spec.state))
@@ -97,18 +97,6 @@ enum SandboxDiff {
             result.actions.append(transition)
         }
         return result
-    }
-
-    private static func dependencies(of config: SandboxConfig) -> [ResourceID] {
-        var ids: [ResourceID] = []
-        if let pool = config.networkPool { ids.append(ResourceID(.tapPool, pool)) }
-        if let policy = config.balloonPolicy { ids.append(ResourceID(.balloonPolicy, policy)) }
-        switch config.source {
-        case .snapshot(let s): ids.append(ResourceID(.snapshot, s))
-        case .fork(let s): ids.append(ResourceID(.sandbox, s))
-        case .image: break
-        }
-        return ids
     }
 
     private static func replaceReason(_ a: SandboxConfig, _ d: SandboxConfig) -> String {
