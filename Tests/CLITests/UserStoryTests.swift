@@ -141,11 +141,8 @@ struct UserStoryTests {
 }
 
 enum CLIUserStoryHelpers {
-    static func isZombie(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
-        return stat[stat.index(close, offsetBy: 2)] == "Z"
-    }
+    /// Gone or a zombie: either way, no longer running.
+    static func isZombie(_ pid: Int32) -> Bool { ProcFS.stat(pid).map { $0.state == "Z" } ?? true }
 }
 
 @Suite("Losing the database and driver faults", .serialized)

@@ -64,13 +64,31 @@ public actor SlotNetwork: HostNetwork {
 
     // MARK: - Records
 
+    /// Pool records, read from disk once (like slot records: this actor is their only writer).
+    private var poolCache: [String: PoolRecord]?
+
     private func pools() -> [String: PoolRecord] {
-        var result: [String: PoolRecord] = [:]
+        if let poolCache { return poolCache }
+        var loaded: [String: PoolRecord] = [:]
         for file in (try? FileManager.default.contentsOfDirectory(atPath: poolsDirectory)) ?? [] where file.hasSuffix(".json") {
             if let data = FileManager.default.contents(atPath: "\(poolsDirectory)/\(file)"),
-               let record = try? JSONDecoder().decode(PoolRecord.self, from: data) { result[record.name] = record }
+               let record = try? JSONDecoder().decode(PoolRecord.self, from: data) { loaded[record.name] = record }
         }
-        return result
+        poolCache = loaded
+        return loaded
+    }
+
+    private func write(_ pool: PoolRecord) throws {
+        try FileManager.default.createDirectory(atPath: poolsDirectory, withIntermediateDirectories: true)
+        try AtomicFile.write(try JSONEncoder().encode(pool), to: poolPath(pool.name))
+        _ = pools()
+        poolCache![pool.name] = pool
+    }
+
+    private func forgetPool(_ name: String) throws {
+        try AtomicFile.remove(poolPath(name))
+        _ = pools()
+        poolCache![name] = nil
     }
 
     private func slots(of pool: String? = nil) -> [SlotRecord] {
@@ -183,8 +201,7 @@ public actor SlotNetwork: HostNetwork {
         }
         let previous = pools()[name]
         try await journal.step(.poolRecord) {
-            try FileManager.default.createDirectory(atPath: poolsDirectory, withIntermediateDirectories: true)
-            try AtomicFile.write(try JSONEncoder().encode(PoolRecord(name: name, spec: spec)), to: poolPath(name))
+            try write(PoolRecord(name: name, spec: spec))
         }
         let health = try await inspect(layout)
         for orphan in health.orphans {
@@ -249,7 +266,7 @@ public actor SlotNetwork: HostNetwork {
         }
         // The rules first, the record last: a crash in between leaves the record to find.
         try await journal.step(.natApply) { try await applyHostRules(excluding: name) }
-        try await journal.step(.poolRemove) { try AtomicFile.remove(poolPath(name)) }
+        try await journal.step(.poolRemove) { try forgetPool(name) }
     }
 
     // MARK: - Claims
