@@ -17,8 +17,21 @@ struct DaemonTests {
                                      logPath: "\(h.root)/daemon.log")
         }
 
+        private var reaped = false
+
+        /// A test that stops early still ends its daemon (by the PID it started), so the
+        /// harness's cleanup is not locked out of the state directory.
+        deinit {
+            if !reaped {
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+        }
+
         /// Sends `signal` and returns the exit code (128+n for a signal), or nil after `timeout`.
         func stop(_ signal: Int32 = SIGTERM, timeout: Double = 10) -> Int32? {
+            defer { reaped = true }
             kill(pid, signal)
             let deadline = Date().addingTimeInterval(timeout)
             var status: Int32 = 0
