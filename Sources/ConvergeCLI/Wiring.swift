@@ -25,6 +25,7 @@ struct Wiring {
         var ch = CloudHypervisor.Runtime(config: host)
         ch.network = network
         ch.apiTimeout = try host.chAPITimeout()
+        ch.guestAgentPort = try host.chGuestAgentPort()
         reconciler = Reconciler(store: store, runtimes: [ch], network: network,
                                 snapshots: UnimplementedSnapshots(), defaults: try host.defaults())
     }

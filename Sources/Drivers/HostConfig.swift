@@ -13,7 +13,7 @@ public struct HostConfig: Sendable {
     /// silently fall back to a default).
     public static let knownNames: [String] = [
         "CH_BINARY", "CH_SOCKETS_PATH", "CH_SANDBOXES_PATH", "CH_SNAPSHOTS_PATH", "CH_IMAGES_PATH", "CH_KERNEL_PATH",
-        "CH_INITRAMFS_PATH", "CH_FIRMWARE_PATH", "CH_BASE_IMAGE_PATH", "CH_CMDLINE", "CH_API_TIMEOUT", "CH_DEFAULT_CPUS", "CH_DEFAULT_MEMORY_MB",
+        "CH_INITRAMFS_PATH", "CH_FIRMWARE_PATH", "CH_BASE_IMAGE_PATH", "CH_CMDLINE", "CH_API_TIMEOUT", "CH_GUEST_AGENT_PORT", "CH_DEFAULT_CPUS", "CH_DEFAULT_MEMORY_MB",
         "CH_DEFAULT_DISK_GB", "CVD_PATH", "CVD_ADB_PATH", "CVD_HOME", "CVD_ARTIFACTS_PATH", "CVD_INSTANCES_PATH",
         "CVD_ADB_BASE_PORT", "CVD_MAX_INSTANCES", "CVD_DEFAULT_CPUS", "CVD_DEFAULT_MEMORY_MB", "QEMU_BINARY", "QEMU_ACCEL",
         "QEMU_MACHINE", "QEMU_KERNEL_PATH", "QEMU_INITRAMFS_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH", "CONVERGE_NET_PREFIX",
@@ -78,6 +78,17 @@ public struct HostConfig: Sendable {
         }
         return Double(d.milliseconds) / 1000
     }
+
+    /// The vsock port of the guest agent that reports memory use (`CH_GUEST_AGENT_PORT`;
+    /// default 2280, docs/guest-agent.md).
+    public func chGuestAgentPort() throws -> UInt32 {
+        guard let text = values["CH_GUEST_AGENT_PORT"] else { return 2280 }
+        guard let port = UInt32(text), port > 0 else {
+            throw HostConfigError(name: "CH_GUEST_AGENT_PORT", value: text, expected: "a vsock port number (1 to 4294967295)")
+        }
+        return port
+    }
+
     public var networkRecords: String { path("CONVERGE_NETWORK_PATH", default: "network") }
 
     /// The first letters of every network object's name (namespaces, links, the nftables

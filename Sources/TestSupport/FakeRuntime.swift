@@ -53,6 +53,18 @@ public actor FakeRuntime: SandboxRuntime {
         sandboxes[name]?.config = config
     }
 
+    public func setBalloon(_ name: String, to size: Quantity, journal: StepJournal) throws {
+        try record("balloon \(name)")
+        sandboxes[name]?.balloon?.size = size
+    }
+
+    /// Gives a running sandbox a balloon of `size` and a guest that uses `used` (nil: no agent answers).
+    public func setGuest(_ name: String, used: Quantity?, balloon size: Quantity = Quantity(bytes: 0)) {
+        guard let sandbox = sandboxes[name] else { return }
+        sandboxes[name]!.balloon = ObservedBalloon(allocated: sandbox.config.memory, size: size, guestUsed: used,
+                                                   unavailable: used == nil ? "no agent" : nil)
+    }
+
     public func update(_ name: String, config: SandboxConfig, journal: StepJournal) throws {
         try record("update \(name)")
         sandboxes[name]?.config = config

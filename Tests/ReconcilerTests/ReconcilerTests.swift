@@ -120,3 +120,24 @@ struct ReconcilerTests {
         #expect(try await rig.store.lastGoodSpecs().keys.map(\.name) == ["a"])
     }
 }
+
+@Suite("Reconciler: balloons")
+struct ReconcilerBalloonTests {
+    @Test("apply sizes the balloon, then a guest using more memory gets it back on the next pass")
+    func loop() async throws {
+        let rig = try ReconcilerTests.Rig()
+        let specs = Build.specSet([Build.sandbox("a", memory: .gibibytes(8), policy: "p"), Build.policy("p", buffer: .gibibytes(1))])
+        #expect(try await rig.reconciler.apply(specs).converged)
+        await rig.runtime.setGuest("a", used: .mebibytes(512))
+        let first = try await rig.reconciler.apply(specs)
+        #expect(first.converged)
+        // 8Gi − (max(640Mi, 1Gi) + 1Gi) = 6Gi.
+        #expect(await rig.runtime.sandboxes["a"]?.balloon?.size == .gibibytes(6))
+        await rig.runtime.setGuest("a", used: .gibibytes(4), balloon: .gibibytes(6))
+        _ = try await rig.reconciler.apply(specs)
+        // 8Gi − (5Gi + 1Gi) = 2Gi.
+        #expect(await rig.runtime.sandboxes["a"]?.balloon?.size == .gibibytes(2))
+        let events = try await rig.store.events(name: "a")
+        #expect(events.filter { $0.reason == "BalloonResized" }.count == 2)
+    }
+}

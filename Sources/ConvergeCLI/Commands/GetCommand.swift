@@ -30,9 +30,10 @@ struct GetCommand: Command {
         if global.json {
             try Output.json(rows)
         } else if kind == .sandbox {
-            Output.table(["NAME", "RUNTIME", "DESIRED", "OBSERVED", "CPUS", "MEMORY", "DISK", "ADDRESS", "PID", "READY", "REASON"], rows.map {
+            Output.table(["NAME", "RUNTIME", "DESIRED", "OBSERVED", "CPUS", "MEMORY", "BALLOON", "DISK", "ADDRESS", "PID", "READY", "REASON"], rows.map {
                 [$0.name, $0.runtime ?? "-", $0.desiredState ?? "-", $0.observedState ?? "-", $0.cpus.map(String.init) ?? "-",
-                 $0.memory ?? "-", $0.disk ?? "-", $0.address ?? "-", $0.pid.map(String.init) ?? "-", $0.ready, $0.reason]
+                 $0.memory ?? "-", $0.balloon.map { $0.unavailable == nil ? $0.size : "\($0.size) (guest silent)" } ?? "-", $0.disk ?? "-",
+                 $0.address ?? "-", $0.pid.map(String.init) ?? "-", $0.ready, $0.reason]
             })
         } else {
             Output.table(["NAME", "DESIRED", "APPLIED", "READY", "REASON"], rows.map {
@@ -66,11 +67,33 @@ struct StatusRow: Encodable {
     /// Where the host reaches the sandbox (its slot address), and the namespace it runs in.
     var address: String?
     var namespace: String?
+    /// The balloon (memory taken back from the guest) and what the guest said it uses.
+    var balloon: BalloonJSON?
     var applied: Bool
     var summary: String?
     var ready: String
     var reason: String
     var conditions: [ConditionJSON]
+}
+
+/// A sandbox's balloon in `get --json` and the status files.
+struct BalloonJSON: Encodable {
+    var policy: String?
+    var allocated: String
+    var size: String
+    var sizeBytes: Int64
+    var guestUsedBytes: Int64?
+    /// Why the guest's use is unknown although a policy wants it.
+    var unavailable: String?
+
+    init(policy: String?, _ b: ObservedBalloon) {
+        self.policy = policy
+        allocated = b.allocated.description
+        size = b.size.description
+        sizeBytes = b.size.bytes
+        guestUsedBytes = b.guestUsed?.bytes
+        unavailable = b.unavailable
+    }
 }
 
 enum StatusRows {
@@ -113,6 +136,7 @@ enum StatusRows {
                     row.pid = o?.process?.pid
                     row.address = o?.slot?.slotAddress
                     row.namespace = o?.slot?.namespace
+                    row.balloon = o.flatMap { o in o.balloon.map { BalloonJSON(policy: o.config.balloonPolicy, $0) } }
                     row.applied = o != nil
                 case .tapPool:
                     row.applied = observed.pools[name] != nil

@@ -64,6 +64,8 @@ struct RunCommand: Command {
         let metrics = Metrics(path: "\(global.stateDirectory)/metrics/converge.prom")
         let status = StatusFiles(directory: "\(global.stateDirectory)/status")
         var reason = "start"
+        var balloonInterval: Double?
+        var lastBalloonPass = Clock.now
         Log.line("watching \(directory); resync every \(Int(resync))s")
         while !stopping.withLock({ $0 }) {
             let started = Date()
@@ -83,6 +85,9 @@ struct RunCommand: Command {
                 try status.write(try await StatusRows.collect(wiring, kinds: ResourceKind.allCases, observed: report.observed))
                 metrics.record(report, seconds: seconds, specsValid: specs.isValid)
                 waiter.watchProcesses(Set(report.observed.sandboxes.values.compactMap { $0.process?.pid }))
+                // Every pass samples guest memory; the balloon loop only needs one per interval.
+                balloonInterval = Self.balloonInterval(specs, report.observed)
+                lastBalloonPass = Clock.now
                 Log.line("pass (\(reason)): \(report.outcomes.count) action(s), \(report.converged && specs.isValid ? "converged" : specs.isValid ? "not converged" : "invalid specs held") in \(String(format: "%.3f", seconds))s")
             } catch {
                 metrics.recordError()
@@ -90,16 +95,25 @@ struct RunCommand: Command {
             }
             guard !stopping.withLock({ $0 }) else { break }
             let now = Clock.now
-            let timeout = min(resync, (backoff.nextRetry(after: now) ?? .infinity) - now)
+            let balloonTick = balloonInterval.map { lastBalloonPass + $0 - now } ?? .infinity
+            let timeout = max(0, min(resync, (backoff.nextRetry(after: now) ?? .infinity) - now, balloonTick))
             let wake = try await Blocking.run { waiter.wait(timeout: timeout) }
             switch wake {
             case .signal: reason = "signal"
             case .specsChanged: reason = "spec change"
             case .processExited(let pid): reason = "VMM pid \(pid) exited"
-            case .timeout: reason = "resync"
+            case .timeout: reason = timeout == balloonTick ? "balloon interval" : "resync"
             }
         }
         Log.line("stopped")
+    }
+
+    /// The shortest `interval` of the BalloonPolicies that running sandboxes name; nil
+    /// when no balloon needs watching.
+    static func balloonInterval(_ specs: SpecSet, _ observed: ObservedState) -> Double? {
+        let named = Set(observed.sandboxes.values.filter { $0.vm == .running }.compactMap(\.config.balloonPolicy))
+        return named.compactMap { specs.resources[ResourceID(.balloonPolicy, $0)]?.balloonPolicy }
+            .map { Double($0.interval.milliseconds) / 1000 }.min()
     }
 }
 
@@ -144,7 +158,14 @@ final class Metrics: @unchecked Sendable {
     private var errors = 0
     private var actions: [String: Int] = [:]
     /// The last pass's gauges; nil before the first pass (nothing is written until then).
-    private var last: (seconds: Double, converged: Bool, states: [String: Int], freeSlots: [String: Int])?
+    private var last: (seconds: Double, converged: Bool, states: [String: Int], freeSlots: [String: Int], balloons: BalloonTotals)?
+
+    /// Balloons of the last pass: memory reclaimed from guests, and guests that did not say what they use.
+    struct BalloonTotals {
+        var reclaimedBytes: Int64 = 0
+        var ballooned = 0
+        var guestsSilent = 0
+    }
 
     init(path: String) { self.path = path }
 
@@ -157,7 +178,14 @@ final class Metrics: @unchecked Sendable {
         errors += report.failed.count + (specsValid ? 0 : 1)
         var states: [String: Int] = ["running": 0, "paused": 0, "stopped": 0, "suspended": 0, "other": 0]
         for sandbox in report.observed.sandboxes.values { states[sandbox.powerState?.rawValue ?? "other", default: 0] += 1 }
-        last = (seconds, report.converged, states, report.observed.pools.mapValues(\.ready))
+        var balloons = BalloonTotals()
+        for sandbox in report.observed.sandboxes.values {
+            guard let balloon = sandbox.balloon else { continue }
+            balloons.reclaimedBytes += balloon.size.bytes
+            if balloon.size.bytes > 0 { balloons.ballooned += 1 }
+            if balloon.unavailable != nil { balloons.guestsSilent += 1 }
+        }
+        last = (seconds, report.converged, states, report.observed.pools.mapValues(\.ready), balloons)
         flush()
     }
 
@@ -190,6 +218,18 @@ final class Metrics: @unchecked Sendable {
         for state in last.states.keys.sorted() { text += "converge_sandboxes{state=\"\(state)\"} \(last.states[state]!)\n" }
         text += "# HELP converge_pool_free_slots Ready, unclaimed slots per TapPool.\n# TYPE converge_pool_free_slots gauge\n"
         for pool in last.freeSlots.keys.sorted() { text += "converge_pool_free_slots{pool=\"\(pool)\"} \(last.freeSlots[pool]!)\n" }
+        text += """
+        # HELP converge_balloon_reclaimed_bytes Guest memory held by balloons (given back to the host).
+        # TYPE converge_balloon_reclaimed_bytes gauge
+        converge_balloon_reclaimed_bytes \(last.balloons.reclaimedBytes)
+        # HELP converge_balloon_sandboxes Sandboxes whose balloon holds memory.
+        # TYPE converge_balloon_sandboxes gauge
+        converge_balloon_sandboxes \(last.balloons.ballooned)
+        # HELP converge_balloon_guest_unavailable Sandboxes under a BalloonPolicy whose guest agent did not answer.
+        # TYPE converge_balloon_guest_unavailable gauge
+        converge_balloon_guest_unavailable \(last.balloons.guestsSilent)
+
+        """
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try? AtomicFile.write(Data(text.utf8), to: path)
     }

@@ -24,6 +24,8 @@ extension CloudHypervisor {
         public func vmmLog(_ name: String) -> String { "\(directory(name))/vmm.log" }
         public func serialLog(_ name: String) -> String { "\(directory(name))/serial.log" }
         public func socket(_ name: String) -> String { "\(socketsDirectory)/\(Self.prefix)\(name).sock" }
+        /// The VM's hybrid vsock socket, through which Converge reaches the guest agent.
+        public func vsock(_ name: String) -> String { "\(socketsDirectory)/\(Self.prefix)\(name).vsock" }
         /// CH locks `SOCK.lock` for its lifetime (cloud-hypervisor-api.md, "Process and socket").
         public func socketLock(_ name: String) -> String { socket(name) + ".lock" }
 

@@ -25,6 +25,10 @@ extension CloudHypervisor {
         /// How long to wait for a socket after exec, and for a process to exit.
         /// Deadline of one API call (`CH_API_TIMEOUT`).
         public var apiTimeout: Double = 10
+        /// The vsock port of the guest agent that reports guest memory (`CH_GUEST_AGENT_PORT`).
+        public var guestAgentPort: UInt32 = 2280
+        /// Deadline of one guest agent request: a guest that is slow to answer keeps its balloon.
+        public var guestAgentTimeout: Double = 1
         public var startTimeout: Double = 5
         public var stopTimeout: Double = 5
 
@@ -70,10 +74,28 @@ extension CloudHypervisor {
                 return nil
             }
             let live = await liveState(name, meta)
+            var balloon: ObservedBalloon?
+            if let info = live.info {
+                balloon = ObservedBalloon(allocated: Quantity(bytes: info.allocatedMemory), size: Quantity(bytes: info.balloonSize))
+                if live.state == .running && meta.config.balloonPolicy != nil { await askGuest(name, into: &balloon!) }
+            }
             return ObservedSandbox(name: name, config: meta.config, intendedState: meta.intendedState, vm: live.state,
                                    process: live.process, liveCpus: live.info?.config.cpus.boot_vcpus,
-                                   liveMemory: live.info?.memory_actual_size.map(Quantity.init(bytes:)),
-                                   diskExists: FileManager.default.fileExists(atPath: layout.disk(name)), slot: meta.slot)
+                                   liveMemory: live.info.map { Quantity(bytes: $0.allocatedMemory) },
+                                   diskExists: FileManager.default.fileExists(atPath: layout.disk(name)), slot: meta.slot,
+                                   balloon: balloon)
+        }
+
+        /// The guest's own memory use, from its agent. With deflate-on-OOM the guest counts
+        /// the balloon's pages as allocated, so they are taken off (docs/guest-agent.md §2).
+        private func askGuest(_ name: String, into balloon: inout ObservedBalloon) async {
+            let agent = GuestAgent(socketPath: layout.vsock(name), port: guestAgentPort, timeout: guestAgentTimeout)
+            do {
+                let memory = try await agent.memory()
+                balloon.guestUsed = Quantity(bytes: max(0, memory.total - memory.available - balloon.size.bytes))
+            } catch {
+                balloon.unavailable = "guest agent on vsock port \(guestAgentPort): \(error)"
+            }
         }
 
         struct LiveState {
@@ -159,8 +181,7 @@ extension CloudHypervisor {
         }
 
         private func checkSocketPath(_ name: String) throws {
-            let socket = layout.socket(name)
-            guard socket.utf8.count <= UnixHTTP.maximumPathLength else {
+            for socket in [layout.socket(name), layout.vsock(name)] where socket.utf8.count > UnixHTTP.maximumPathLength {
                 throw StepFailure(step: "ch.record", message: "socket path \(socket) is \(socket.utf8.count) bytes; Unix sockets allow \(UnixHTTP.maximumPathLength). Set CH_SOCKETS_PATH to a shorter directory")
             }
         }
@@ -264,8 +285,10 @@ extension CloudHypervisor {
         /// waits for the socket to answer, giving up early if the process exits.
         private func spawn(_ name: String, _ meta: Metadata) async throws -> ProcessIdentity {
             let socket = layout.socket(name)
-            // A stale socket of a dead VMM would make the wait below succeed too early.
+            // A stale socket of a dead VMM would make the wait below succeed too early, and
+            // CH refuses to boot a VM whose vsock socket path exists.
             try AtomicFile.remove(socket)
+            try AtomicFile.remove(layout.vsock(name))
             let environment = ProcessInfo.processInfo.environment.merging(vmmEnvironment) { _, new in new }
             let argv = [binary, "--api-socket", "path=\(socket)"]
             let log = layout.vmmLog(name)
@@ -326,6 +349,7 @@ extension CloudHypervisor {
                 }
                 try AtomicFile.remove(meta.socket)
                 try AtomicFile.remove(meta.socket + ".lock")
+                try AtomicFile.remove(layout.vsock(name))  // CH leaves it behind
             }
         }
 
@@ -349,6 +373,17 @@ extension CloudHypervisor {
             }
             meta.config = config
             try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }
+        }
+
+        public func setBalloon(_ name: String, to size: Quantity, journal: StepJournal) async throws {
+            let meta = try recorded(name)
+            try await journal.step(.chVMBalloon) { try await client(meta).resize(VmResize(desired_balloon: size.bytes)) }
+            try await journal.step(.chVerify) {
+                let info = try await client(meta).infoSummary()
+                guard info.balloonSize == size.bytes else {
+                    throw StepFailure(step: "ch.verify", message: "asked for a balloon of \(size), the VM reports \(Quantity(bytes: info.balloonSize)) (memory_actual_size \(info.memory_actual_size.map(String.init) ?? "absent"))")
+                }
+            }
         }
 
         public func update(_ name: String, config: SandboxConfig, journal: StepJournal) async throws {
@@ -408,8 +443,9 @@ extension CloudHypervisor {
         // MARK: - VM config
 
         /// The `VmConfig` for a sandbox: boot-time ceilings for in-place resize (max_vcpus,
-        /// hotplug_size with virtio-mem so memory also shrinks live) and a balloon device
-        /// at size 0, so a BalloonPolicy can be attached later without a reboot.
+        /// hotplug_size with virtio-mem so memory also shrinks live), a balloon device at
+        /// size 0, so a BalloonPolicy can be attached later without a reboot, and a vsock
+        /// device through which the guest agent reports memory use.
         func vmConfig(_ name: String, _ config: SandboxConfig, slot: NetworkSlot? = nil) -> VmConfig {
             let hotplug = config.maxMemory.bytes - config.memory.bytes
             return VmConfig(
@@ -421,6 +457,7 @@ extension CloudHypervisor {
                 disks: [DiskConfig(path: layout.disk(name), readonly: nil, id: nil, image_type: nil)],
                 net: slot.map { [NetConfig(tap: $0.tap, ip: nil, mask: nil, mac: MACAddress.string(for: name), id: nil)] },
                 balloon: BalloonConfig(size: 0, deflate_on_oom: true, free_page_reporting: true),
+                vsock: VsockConfig(cid: 3, socket: layout.vsock(name)),
                 serial: SerialConfig(mode: "File", file: layout.serialLog(name)),
                 console: ConsoleConfig(mode: "Off", file: nil),
                 devices: config.gpus.isEmpty ? nil : config.gpus.map { DeviceConfig(path: "/sys/bus/pci/devices/\($0)/", id: nil) })

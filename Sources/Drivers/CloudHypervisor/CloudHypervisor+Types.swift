@@ -9,6 +9,7 @@ extension CloudHypervisor {
         public var disks: [DiskConfig]?
         public var net: [NetConfig]?
         public var balloon: BalloonConfig?
+        public var vsock: VsockConfig?
         public var serial: SerialConfig?
         public var console: ConsoleConfig?
         public var devices: [DeviceConfig]?
@@ -61,6 +62,12 @@ extension CloudHypervisor {
         public var free_page_reporting: Bool?
     }
 
+    /// `VsockConfig`: CH proxies the guest's vsock ports through the Unix socket `socket`.
+    public struct VsockConfig: Codable, Sendable, Equatable {
+        public var cid: Int64
+        public var socket: String
+    }
+
     /// `SerialConfig`.
     public struct SerialConfig: Codable, Sendable, Equatable {
         public var mode: String
@@ -91,11 +98,28 @@ extension CloudHypervisor {
     public struct VmInfoSummary: Decodable, Sendable {
         public struct Config: Decodable, Sendable {
             public struct Cpus: Decodable, Sendable { public var boot_vcpus: Int }
+            public struct Memory: Decodable, Sendable {
+                public var size: Int64
+                public var hotplugged_size: Int64?
+            }
+            public struct Balloon: Decodable, Sendable { public var size: Int64 }
             public var cpus: Cpus
+            public var memory: Memory
+            public var balloon: Balloon?
         }
         public var config: Config
         public var state: String
         public var memory_actual_size: Int64?
+
+        /// Boot memory plus what is hot-plugged.
+        public var allocatedMemory: Int64 { config.memory.size + (config.memory.hotplugged_size ?? 0) }
+
+        /// What the balloon holds: the memory the guest does not have (CH's
+        /// `memory_actual_size` = allocated − balloon), else the balloon's configured size.
+        public var balloonSize: Int64 {
+            if let actual = memory_actual_size { return max(0, allocatedMemory - actual) }
+            return config.balloon?.size ?? 0
+        }
     }
 
     /// `VmmPingResponse`.

@@ -14,6 +14,9 @@ public enum UnixHTTPError: Error, Sendable, CustomStringConvertible {
     case io(String, SystemError)
     case timedOut(String, seconds: Double)
     case malformedResponse(String)
+    /// CH's hybrid vsock closed the connection instead of answering `OK`: nothing in the
+    /// guest listens on that port (yet).
+    case vsockRefused(String, port: UInt32)
 
     public var description: String {
         switch self {
@@ -22,6 +25,7 @@ public enum UnixHTTPError: Error, Sendable, CustomStringConvertible {
         case .io(let p, let e): "I/O on \(p): \(e)"
         case .timedOut(let p, let s): "no answer on \(p) within \(s)s"
         case .malformedResponse(let why): "malformed HTTP response: \(why)"
+        case .vsockRefused(let p, let port): "nothing in the guest accepted vsock port \(port) (through \(p))"
         }
     }
 }
@@ -31,11 +35,17 @@ public enum UnixHTTPError: Error, Sendable, CustomStringConvertible {
 enum UnixHTTP {
     static let maximumPathLength = 107
 
-    static func request(socket path: String, method: String, target: String, body: [UInt8]?, timeout: Double) async throws -> HTTPResponse {
-        try await Blocking.run { try requestBlocking(socket: path, method: method, target: target, body: body, timeout: timeout) }
+    /// - Parameter vsockPort: the socket is a CH hybrid vsock: first ask for this guest port
+    ///   (`CONNECT port`, answered `OK n`), then talk HTTP to the guest through it.
+    static func request(socket path: String, method: String, target: String, body: [UInt8]?, timeout: Double,
+                        vsockPort: UInt32? = nil) async throws -> HTTPResponse {
+        try await Blocking.run {
+            try requestBlocking(socket: path, method: method, target: target, body: body, timeout: timeout, vsockPort: vsockPort)
+        }
     }
 
-    static func requestBlocking(socket path: String, method: String, target: String, body: [UInt8]?, timeout: Double) throws -> HTTPResponse {
+    static func requestBlocking(socket path: String, method: String, target: String, body: [UInt8]?, timeout: Double,
+                                vsockPort: UInt32? = nil) throws -> HTTPResponse {
         guard path.utf8.count <= maximumPathLength else { throw UnixHTTPError.socketPathTooLong(path) }
         let fd: Int32
         do { fd = try sys("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) } } catch {
@@ -58,6 +68,7 @@ enum UnixHTTP {
                 } }
             }
         } catch { throw UnixHTTPError.connect(path, error) }
+        if let vsockPort { try vsockConnect(fd, port: vsockPort, path: path, timeout: timeout) }
 
         var head = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nConnection: close\r\n"
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" } else if method == "PUT" {
@@ -78,6 +89,28 @@ enum UnixHTTP {
                 throw UnixHTTPError.io(path, SystemError(call: "send", code: errno))
             }
             offset += n
+        }
+    }
+
+    /// The hybrid vsock handshake: `CONNECT port\n`, then one line, `OK n\n`, read a byte at
+    /// a time so that nothing of the guest's stream is consumed.
+    private static func vsockConnect(_ fd: Int32, port: UInt32, path: String, timeout: Double) throws {
+        try write(fd, Array("CONNECT \(port)\n".utf8), path: path, timeout: timeout)
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while line.count < 64 {
+            let n = recv(fd, &byte, 1, 0)
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw UnixHTTPError.timedOut(path, seconds: timeout) }
+                throw UnixHTTPError.io(path, SystemError(call: "recv", code: errno))
+            }
+            if n == 0 { throw UnixHTTPError.vsockRefused(path, port: port) }
+            if byte == 10 { break }
+            line.append(byte)
+        }
+        guard line.starts(with: Array("OK ".utf8)) else {
+            throw UnixHTTPError.malformedResponse("vsock handshake answered '\(String(decoding: line, as: UTF8.self))'")
         }
     }
 

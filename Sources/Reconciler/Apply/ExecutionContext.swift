@@ -62,6 +62,8 @@ struct ExecutionContext: Sendable {
             try await runtime.transition(name, to: action.targetState!, journal: journal)
         case .resize:
             try await runtime.resize(name, config: action.config!, journal: journal)
+        case .balloon:
+            try await runtime.setBalloon(name, to: action.balloon ?? Quantity(bytes: 0), journal: journal)
         case .update:
             try await runtime.update(name, config: action.config!, journal: journal)
         case .growDisk:
@@ -93,6 +95,7 @@ struct ExecutionContext: Sendable {
         case .resume: "Resumed"
         case .suspend: "Suspended"
         case .resize: "Resized"
+        case .balloon: "BalloonResized"
         case .update: "Updated"
         case .growDisk: "DiskGrown"
         case .replace: "Replaced"

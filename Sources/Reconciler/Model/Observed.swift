@@ -60,10 +60,14 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
     public var diskExists: Bool
     /// The network slot it holds, if any.
     public var slot: NetworkSlot?
+    /// Its balloon and the guest's memory, when the VM is booted.
+    public var balloon: ObservedBalloon?
 
     public init(name: String, config: SandboxConfig, intendedState: PowerState, vm: VMState, process: ProcessIdentity? = nil,
-                liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true, slot: NetworkSlot? = nil) {
+                liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true, slot: NetworkSlot? = nil,
+                balloon: ObservedBalloon? = nil) {
         self.slot = slot
+        self.balloon = balloon
         self.name = name
         self.config = config
         self.intendedState = intendedState
@@ -82,6 +86,27 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
         case .absent: intendedState == .suspended ? .suspended : .stopped
         default: nil
         }
+    }
+}
+
+/// A booted VM's balloon, and what its guest says it uses.
+public struct ObservedBalloon: Hashable, Sendable, Codable {
+    /// Memory the VM has: its boot size plus what is hot-plugged.
+    public var allocated: Quantity
+    /// Memory the balloon holds now (taken from the guest).
+    public var size: Quantity
+    /// The guest's own use (its agent's `total − available`, less the balloon's pages, which
+    /// a guest with deflate-on-OOM counts as allocated); nil when the guest was not asked
+    /// or did not answer.
+    public var guestUsed: Quantity?
+    /// Why `guestUsed` is unknown although a policy wants it (no agent, a timeout, …).
+    public var unavailable: String?
+
+    public init(allocated: Quantity, size: Quantity, guestUsed: Quantity? = nil, unavailable: String? = nil) {
+        self.allocated = allocated
+        self.size = size
+        self.guestUsed = guestUsed
+        self.unavailable = unavailable
     }
 }
 

@@ -3,7 +3,7 @@ import Resources
 /// What an action does to its resource. Raw values are stable: they appear in `--json`
 /// output and in the journal.
 public enum Verb: String, Sendable, Codable, CaseIterable {
-    case create, start, stop, pause, resume, suspend, resize, update, growDisk = "grow-disk", replace, destroy
+    case create, start, stop, pause, resume, suspend, resize, balloon, update, growDisk = "grow-disk", replace, destroy
 
     /// The plan symbol a person reads: `+` create, `~` change, `-/+` replace, `-` destroy.
     public var symbol: String {
@@ -46,9 +46,12 @@ public struct Action: Hashable, Sendable, Codable, CustomStringConvertible {
     public var keepsDisk: Bool
     /// For pools, policies and snapshots: the spec to apply.
     public var body: ResourceBody?
+    /// For `balloon`: the balloon size to set.
+    public var balloon: Quantity?
 
     public init(_ id: ResourceID, _ verb: Verb, reason: String, changes: [Change] = [], dependsOn: [ResourceID] = [],
-                config: SandboxConfig? = nil, targetState: PowerState? = nil, keepsDisk: Bool = false, body: ResourceBody? = nil) {
+                config: SandboxConfig? = nil, targetState: PowerState? = nil, keepsDisk: Bool = false, body: ResourceBody? = nil,
+                balloon: Quantity? = nil) {
         self.id = id
         self.verb = verb
         self.reason = reason
@@ -58,6 +61,7 @@ public struct Action: Hashable, Sendable, Codable, CustomStringConvertible {
         self.targetState = targetState
         self.keepsDisk = keepsDisk
         self.body = body
+        self.balloon = balloon
     }
 
     /// Destroys data: a destroy, or a replacement that drops the disk.

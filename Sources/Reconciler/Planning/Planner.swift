@@ -29,10 +29,18 @@ public enum Planner {
                 actions += recorded(resource, observed.policies[resource.name])
             case .sandbox(let spec):
                 let config = SandboxConfig(resolving: spec, defaults: defaults)
+                let current = observed.sandboxes[resource.name]
                 let result = SandboxDiff.actions(name: resource.name, spec: spec, config: config,
-                                                 observed: observed.sandboxes[resource.name], observedAll: observed)
+                                                 observed: current, observedAll: observed)
                 actions += result.actions
                 findings += result.findings
+                // The balloon is sized once the sandbox is otherwise where its spec says.
+                if result.actions.isEmpty, let current,
+                   let balloon = BalloonDiff.action(id: resource.id, policyName: spec.balloonPolicy,
+                                                    policy: spec.balloonPolicy.flatMap { desired[ResourceID(.balloonPolicy, $0)]?.balloonPolicy },
+                                                    observed: current) {
+                    actions.append(balloon)
+                }
             case .snapshot(let spec):
                 actions += snapshotActions(resource, spec, observed.snapshots[resource.name])
             }

@@ -20,6 +20,7 @@ public enum JournalStep: String, Sendable, CaseIterable {
     case chVMPause = "ch.vm.pause"
     case chVMResume = "ch.vm.resume"
     case chVMResize = "ch.vm.resize"
+    case chVMBalloon = "ch.vm.balloon"
     case chVerify = "ch.verify"
     case chVMMStop = "ch.vmm.stop"
     // Network pools and slots.

@@ -22,6 +22,10 @@ public protocol SandboxRuntime: Sendable {
     /// and records `config`.
     func resize(_ name: String, config: SandboxConfig, journal: StepJournal) async throws
 
+    /// Sets the balloon of a running VM to `size` (memory taken from the guest; zero gives
+    /// it all back) and verifies the VM's actual memory afterwards.
+    func setBalloon(_ name: String, to size: Quantity, journal: StepJournal) async throws
+
     /// Rewrites the recorded config of a sandbox whose VM does not run (applies at next start).
     func update(_ name: String, config: SandboxConfig, journal: StepJournal) async throws
 
