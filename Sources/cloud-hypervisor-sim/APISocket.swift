@@ -57,29 +57,13 @@ final class APISocket {
         if unlink(path) == -1 && errno != ENOENT {
             throw .system(SystemError(call: "unlink(\(path))", code: errno))
         }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else { throw .pathTooLong(path) }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
         do {
-            let fd = try sys("socket(AF_UNIX)") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-            let listener = FileDescriptor(fd)
-            let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
-            _ = try withUnsafePointer(to: &address) { pointer throws(SystemError) in
-                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
-                    try sys("bind(\(path))") { bind(fd, sa, length) }
-                }
-            }
-            try sys("listen(\(path))") { listen(fd, 128) }
-            try makeNonBlockingCloexec(fd)
-            self.listener = listener
+            listener = try UnixListener.listen(path: path)
         } catch {
-            throw .system(error)
+            switch error {
+            case .pathTooLong: throw .pathTooLong(path)
+            case .system(let error): throw .system(error)
+            }
         }
         self.path = path
         self.lock = lock

@@ -19,10 +19,12 @@ struct HTTPResponse: Equatable, Sendable {
 
     /// The bytes on the wire.
     ///
-    /// - Parameter close: whether the server closes the connection after this response.
-    func serialized(close: Bool) -> [UInt8] {
+    /// - Parameters:
+    ///   - close: whether the server closes the connection after this response.
+    ///   - server: the `Server` header (the guest agent is not Cloud Hypervisor).
+    func serialized(close: Bool, server: String = "Cloud Hypervisor API") -> [UInt8] {
         var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
-        head += "Server: Cloud Hypervisor API\r\n"
+        head += "Server: \(server)\r\n"
         head += "Connection: \(close ? "close" : "keep-alive")\r\n"
         if let body {
             head += "Content-Type: application/json\r\n"

@@ -17,6 +17,14 @@ struct Knobs: Sendable {
     var userfaultfdAvailable = true
     /// `CH_SIM_DISK_LOCKS=0`: do not take advisory locks on disk images.
     var lockDisks = true
+    /// `CH_SIM_GUEST_AGENT=0`: no guest agent listens on vsock.
+    var guestAgent = true
+    /// `CH_SIM_GUEST_AGENT_PORT`: the vsock port the guest agent listens on (default 2280).
+    var guestAgentPort: UInt32 = 2280
+    /// `CH_SIM_GUEST_AGENT_DELAY_MS`: the agent starts listening this long after the guest boots.
+    var guestAgentDelayMilliseconds = 0
+    /// `CH_SIM_GUEST_USED`: the guest's used memory in bytes (default 200 MiB).
+    var guestUsedBytes: Int64 = 200 << 20
 
     /// An environment variable with an unusable value.
     struct Invalid: Error, Sendable, CustomStringConvertible {
@@ -43,6 +51,19 @@ struct Knobs: Sendable {
         knobs.ignorePowerButton = environment("CH_SIM_IGNORE_POWER_BUTTON") == "1"
         knobs.userfaultfdAvailable = environment("CH_SIM_USERFAULTFD") != "0"
         knobs.lockDisks = environment("CH_SIM_DISK_LOCKS") != "0"
+        if let raw = environment("CH_SIM_GUEST_AGENT") {
+            guard raw == "0" || raw == "1" else { throw Invalid(name: "CH_SIM_GUEST_AGENT", value: raw) }
+            knobs.guestAgent = raw == "1"
+        }
+        if let raw = environment("CH_SIM_GUEST_AGENT_PORT") {
+            guard isDecimal(raw), let port = UInt32(raw) else { throw Invalid(name: "CH_SIM_GUEST_AGENT_PORT", value: raw) }
+            knobs.guestAgentPort = port
+        }
+        knobs.guestAgentDelayMilliseconds = try milliseconds("CH_SIM_GUEST_AGENT_DELAY_MS") ?? 0
+        if let raw = environment("CH_SIM_GUEST_USED") {
+            guard isDecimal(raw), let bytes = Int64(raw) else { throw Invalid(name: "CH_SIM_GUEST_USED", value: raw) }
+            knobs.guestUsedBytes = bytes
+        }
         return knobs
     }
 
@@ -51,6 +72,11 @@ struct Knobs: Sendable {
         let suffix = String(endpoint.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 })
         guard let raw = environment("CH_SIM_DELAY_MS_" + suffix), let ms = Int(raw), ms > 0 else { return 0 }
         return ms
+    }
+
+    /// Digits only: `Int("+5")` would accept a sign.
+    private static func isDecimal(_ raw: String) -> Bool {
+        !raw.isEmpty && raw.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 
     private static func milliseconds(_ name: String) throws(Invalid) -> Int? {

@@ -55,6 +55,14 @@ extension Options {
             }
             config["balloon"] = .object(b)
         }
+        if let vsock {
+            let kv = try KeyValueList.parse(vsock, flag: "--vsock")
+            var v: [String: JSONValue] = [:]
+            if let cid = kv["cid"] { v["cid"] = .int(try Self.integer(cid, "--vsock")) }
+            for key in ["socket", "id"] { if let value = kv[key] { v[key] = .string(value) } }
+            if let iommu = kv["iommu"] { v["iommu"] = .bool(try Self.toggle(iommu, "--vsock")) }
+            config["vsock"] = .object(v)
+        }
         if let serial { config["serial"] = try Self.console(serial, "--serial") }
         if let console { config["console"] = try Self.console(console, "--console") }
         return .object(config)

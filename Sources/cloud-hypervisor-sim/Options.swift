@@ -32,6 +32,7 @@ struct Options: Sendable {
     var disks: [String] = []
     var nets: [String] = []
     var balloon: String?
+    var vsock: String?
     var serial: String?
     var console: String?
     var restore: String?
@@ -46,11 +47,11 @@ struct Options: Sendable {
     /// Flags that take a value and whose value the simulator uses.
     private static let valueFlags: Set<String> = [
         "--api-socket", "--log-file", "--kernel", "--firmware", "--initramfs", "--cmdline", "--cpus", "--memory",
-        "--disk", "--net", "--balloon", "--serial", "--console", "--restore",
+        "--disk", "--net", "--balloon", "--vsock", "--serial", "--console", "--restore",
     ]
     /// Flags that take a value the simulator only records.
     private static let recordedValueFlags: Set<String> = [
-        "--seccomp", "--event-monitor", "--platform", "--vsock", "--fs", "--pmem", "--device", "--user-device",
+        "--seccomp", "--event-monitor", "--platform", "--fs", "--pmem", "--device", "--user-device",
         "--vdpa", "--numa", "--memory-zone", "--landlock-rules", "--debug-console", "--tpm", "--rate-limit-group",
         "--igvm", "--host-data", "--gdb", "--pci-segment",
     ]
@@ -129,6 +130,7 @@ struct Options: Sendable {
         case "--disk": disks.append(value)
         case "--net": nets.append(value)
         case "--balloon": balloon = value
+        case "--vsock": vsock = value
         case "--serial": serial = value
         case "--console": console = value
         case "--restore": restore = value
@@ -153,7 +155,7 @@ struct Options: Sendable {
 
         Usage: cloud-hypervisor [OPTIONS]
           --api-socket <path=SOCK|fd=N|SOCK>   serve the REST API
-          --kernel, --firmware, --initramfs, --cmdline, --cpus, --memory, --disk, --net, --balloon
+          --kernel, --firmware, --initramfs, --cmdline, --cpus, --memory, --disk, --net, --balloon, --vsock
                                                create and boot a VM at start
           --restore source_url=file:///DIR[,resume=true][,memory_restore_mode=ondemand|copy][,prefault=on]
           --no-shutdown                        keep the VMM running when the guest powers off

@@ -6,6 +6,7 @@ import Glibc
 ///
 /// Delayed replies (`CH_SIM_DELAY_MS_<ENDPOINT>`) run their action when the delay ends; other
 /// clients are served meanwhile, while later requests on the same connection wait behind it.
+/// The booted VM's vsock socket and its connections are polled in the same loop (`VsockMuxer`).
 final class Server {
     /// A deferred piece of work.
     private enum TimerAction {
@@ -26,6 +27,7 @@ final class Server {
     private let noShutdown: Bool
     private let requestLog: RequestLog?
     private let eventLog: EventLog
+    private let vsock: VsockMuxer
     private var connections: [Int: Connection] = [:]
     private var nextConnectionID = 0
     private var timers: [Timer] = []
@@ -34,7 +36,7 @@ final class Server {
 
     init(
         socket: APISocket?, signals: SignalPipe, vmm: VirtualMachineMonitor, knobs: Knobs, noShutdown: Bool,
-        requestLog: RequestLog?, eventLog: EventLog
+        requestLog: RequestLog?, eventLog: EventLog, guestAgent: GuestAgent?
     ) {
         self.socket = socket
         self.signals = signals
@@ -44,6 +46,7 @@ final class Server {
         self.noShutdown = noShutdown
         self.requestLog = requestLog
         self.eventLog = eventLog
+        self.vsock = VsockMuxer(vmm: vmm, agent: guestAgent, eventLog: eventLog)
     }
 
     /// Removes the socket and lock file and exits with `status`.
@@ -69,6 +72,9 @@ final class Server {
                 if !c.output.isEmpty { events |= Int16(POLLOUT) }
                 fds.append(pollfd(fd: c.fd.raw, events: events, revents: 0))
             }
+            let vsockBase = fds.count
+            let vsockRound = vsock.prepare()
+            fds += vsockRound.descriptors
             let rc = poll(&fds, nfds_t(fds.count), pollTimeout())
             if rc == -1 {
                 if errno == EINTR { continue }
@@ -82,6 +88,7 @@ final class Server {
                 guard let c = connections[id] else { continue }
                 service(c, revents: fds[base + offset].revents, requested: fds[base + offset].events)
             }
+            vsock.service(vsockRound, results: fds[vsockBase...])
         }
     }
 

@@ -102,9 +102,19 @@ extension VirtualMachineMonitor {
             throw APIError(.failed, action, "Cannot open memory file \(directory)/\(SnapshotLayout.memory): \(osErrorText(error.code))")
         }
         let disks: [FileDescriptor]
-        do { disks = try GuestResources.openDisks(restored, lock: lockDisks) } catch { throw error.wrapped(action) }
+        let vsock: VsockDevice?
+        do {
+            disks = try GuestResources.openDisks(restored, lock: lockDisks)
+            vsock = try VsockDevice.open(for: restored)
+        } catch {
+            throw error.wrapped(action)
+        }
         replaceConfig(restored)
-        install(BootedVM(state: (request["resume"]?.boolValue ?? false) ? .running : .paused, disks: disks))
+        // The snapshot holds a guest that was already up, agent included: no start delay.
+        install(
+            BootedVM(
+                state: (request["resume"]?.boolValue ?? false) ? .running : .paused, disks: disks, vsock: vsock,
+                guestGeneration: nextGuestGeneration(), guestStartedAt: nil))
     }
 }
 

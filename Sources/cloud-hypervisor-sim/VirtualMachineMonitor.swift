@@ -11,16 +11,23 @@ enum VmState: String, Sendable {
 /// Hypervisor's state machine (cloud-hypervisor-api.md, "States").
 ///
 /// - `vm.create` stores a config; nothing runs. `vm.info` says `Created`.
-/// - `vm.boot` builds the VM (opens payload and disks) and runs it: `Running`.
+/// - `vm.boot` builds the VM (opens payload and disks, binds the vsock socket) and runs it: `Running`.
 /// - `vm.shutdown` drops the VM but keeps the config: `Created` again, bootable again.
 /// - `vm.delete` drops both; `vm.info` answers 404.
 ///
 /// Not Sendable: it lives on the main thread with the server loop.
 final class VirtualMachineMonitor {
-    /// A built VM: its state and the open (locked) disk images.
+    /// A built VM: its state, the open (locked) disk images and its vsock device.
     struct BootedVM {
         var state: VmState
         var disks: [FileDescriptor]
+        /// The hybrid vsock listener; dropping the VM closes it.
+        var vsock: VsockDevice?
+        /// Numbers each guest start (boot, restore, reboot) in this process, so that vsock
+        /// connections into an earlier guest can be told apart and closed.
+        var guestGeneration: Int
+        /// When the guest started (monotonic ms), or nil when it was restored already running.
+        var guestStartedAt: Int64?
     }
 
     /// The stored, normalised `VmConfig`; nil before `vm.create`/`vm.restore` and after `vm.delete`.
@@ -31,6 +38,8 @@ final class VirtualMachineMonitor {
     let lockDisks: Bool
     /// Whether `memory_restore_mode: ondemand` can work (userfaultfd available).
     let userfaultfdAvailable: Bool
+    /// The last `BootedVM.guestGeneration` handed out.
+    private var lastGuestGeneration = 0
 
     init(lockDisks: Bool, userfaultfdAvailable: Bool) {
         self.lockDisks = lockDisks
@@ -69,10 +78,11 @@ final class VirtualMachineMonitor {
 
     // MARK: - Boot and power
 
-    /// `vm.boot`: opens the payload and disks and starts the VM.
+    /// `vm.boot`: opens the payload and disks, binds the vsock socket and starts the VM.
     ///
     /// - Throws: 404 without a config; a state error when already booted; 500 when a file
-    ///   cannot be opened or a disk is locked (the VMM keeps its config, not booted).
+    ///   cannot be opened, a disk is locked or the vsock socket cannot be bound (the VMM keeps
+    ///   its config, not booted).
     func boot() throws(APIError) {
         let action = "Error booting VM"
         guard var config else { throw APIError.notCreated(action) }
@@ -80,9 +90,12 @@ final class VirtualMachineMonitor {
         do {
             try GuestResources.checkPayload(config)
             let disks = try GuestResources.openDisks(config, lock: lockDisks)
+            let vsock = try VsockDevice.open(for: config)
             assignDeviceIDs(&config)
             self.config = config
-            vm = BootedVM(state: .running, disks: disks)
+            vm = BootedVM(
+                state: .running, disks: disks, vsock: vsock, guestGeneration: nextGuestGeneration(),
+                guestStartedAt: monotonicMilliseconds())
         } catch {
             throw error.wrapped(action)
         }
@@ -103,7 +116,7 @@ final class VirtualMachineMonitor {
         try transition("Error resuming VM", from: [.paused], to: .running, reason: "VM is not paused")
     }
 
-    /// `vm.shutdown`: drops the booted VM (releasing its disks); the config stays.
+    /// `vm.shutdown`: drops the booted VM (releasing its disks, closing its vsock listener); the config stays.
     ///
     /// - Throws: 404 without a config; a state error when not booted.
     func shutdown() throws(APIError) {
@@ -120,7 +133,7 @@ final class VirtualMachineMonitor {
         let action = "Error rebooting VM"
         guard config != nil else { throw APIError.notCreated(action) }
         guard vm != nil else { throw APIError.state(action, "VM is not running") }
-        vm?.state = .running
+        restartGuest()
     }
 
     /// `vm.power-button`: accepted when booted; the guest reacts later (see `Server`).
@@ -142,7 +155,14 @@ final class VirtualMachineMonitor {
     /// keeps running, so nothing observable changes.
     func guestRebooted() {
         guard vm != nil else { return }
+        restartGuest()
+    }
+
+    /// A new guest runs on the same VM: its vsock connections are gone and its agent starts again.
+    private func restartGuest() {
         vm?.state = .running
+        vm?.guestGeneration = nextGuestGeneration()
+        vm?.guestStartedAt = monotonicMilliseconds()
     }
 
     private func transition(_ action: String, from allowed: Set<VmState>, to target: VmState, reason: String) throws(APIError) {
@@ -230,6 +250,12 @@ final class VirtualMachineMonitor {
 
     /// Installs a booted VM (restore).
     func install(_ booted: BootedVM?) { vm = booted }
+
+    /// A fresh `BootedVM.guestGeneration`.
+    func nextGuestGeneration() -> Int {
+        lastGuestGeneration += 1
+        return lastGuestGeneration
+    }
 }
 
 @available(*, unavailable)

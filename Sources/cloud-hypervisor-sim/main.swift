@@ -61,10 +61,19 @@ enum Simulator {
             exit(1)
         }
 
+        var guestAgent: GuestAgent?
+        if knobs.guestAgent {
+            // `SOCK.guest-used` lets a test change the guest's memory use while it runs.
+            var usedFile: String?
+            if case .path(let path) = options.apiSocket { usedFile = path + ".guest-used" }
+            guestAgent = GuestAgent(
+                port: knobs.guestAgentPort, startDelayMilliseconds: knobs.guestAgentDelayMilliseconds,
+                defaultUsed: knobs.guestUsedBytes, usedFile: usedFile)
+        }
         let vmm = VirtualMachineMonitor(lockDisks: knobs.lockDisks, userfaultfdAvailable: knobs.userfaultfdAvailable)
         let server = Server(
             socket: socket, signals: signals, vmm: vmm, knobs: knobs, noShutdown: options.noShutdown,
-            requestLog: requestLog, eventLog: eventLog)
+            requestLog: requestLog, eventLog: eventLog, guestAgent: guestAgent)
         eventLog.write("API server ready; pid \(getpid())")
         if !options.ignored.isEmpty {
             eventLog.write("accepted without effect: " + options.ignored.map { $0.flag + ($0.value.map { " " + $0 } ?? "") }.joined(separator: " "))

@@ -114,6 +114,39 @@ final class UnixHTTPClient {
         return n == 0
     }
 
+    /// Reads one `\n`-terminated line (without the newline), e.g. a vsock `OK <n>` reply.
+    func readLine() throws -> String {
+        while true {
+            if let newline = buffer.firstIndex(of: 10) {
+                let line = String(decoding: buffer[0..<newline], as: UTF8.self)
+                buffer.removeFirst(newline + 1)
+                return line
+            }
+            try fill()
+        }
+    }
+
+    /// Whether the peer closed the connection (EOF or reset) without sending a byte, within the
+    /// receive timeout.
+    func closedWithoutReply() -> Bool {
+        guard buffer.isEmpty else { return false }
+        var byte: UInt8 = 0
+        while true {
+            let n = recv(fd, &byte, 1, 0)
+            if n < 0 && errno == EINTR { continue }
+            return n == 0 || (n < 0 && errno == ECONNRESET)
+        }
+    }
+
+    /// Whether nothing arrives (no byte, no EOF) within `milliseconds`.
+    func receivesNothing(withinMilliseconds milliseconds: Int32) -> Bool {
+        guard buffer.isEmpty else { return false }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        var rc = poll(&entry, 1, milliseconds)
+        while rc == -1 && errno == EINTR { rc = poll(&entry, 1, milliseconds) }
+        return rc == 0
+    }
+
     private func fill() throws {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
