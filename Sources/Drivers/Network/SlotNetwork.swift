@@ -70,6 +70,7 @@ public actor SlotNetwork: HostNetwork {
     private func pools() -> [String: PoolRecord] {
         if let poolCache { return poolCache }
         var loaded: [String: PoolRecord] = [:]
+        AtomicFile.removeAbandonedTemporaries(in: poolsDirectory)
         for file in (try? FileManager.default.contentsOfDirectory(atPath: poolsDirectory)) ?? [] where file.hasSuffix(".json") {
             if let data = FileManager.default.contents(atPath: "\(poolsDirectory)/\(file)"),
                let record = try? JSONDecoder().decode(PoolRecord.self, from: data) { loaded[record.name] = record }
@@ -94,6 +95,7 @@ public actor SlotNetwork: HostNetwork {
     private func slots(of pool: String? = nil) -> [SlotRecord] {
         if cache == nil {
             var loaded: [String: SlotRecord] = [:]
+            AtomicFile.removeAbandonedTemporaries(in: slotsDirectory)
             for file in (try? FileManager.default.contentsOfDirectory(atPath: slotsDirectory)) ?? [] where file.hasSuffix(".json") {
                 if let data = FileManager.default.contents(atPath: "\(slotsDirectory)/\(file)"),
                    let record = try? JSONDecoder().decode(SlotRecord.self, from: data) {

@@ -21,6 +21,16 @@ public enum AtomicFile {
         }
     }
 
+    /// Removes the temporary files of writes that a killed process left in `directory`
+    /// (`NAME.tmp.PID` whose PID is gone); a live writer's are left alone.
+    public static func removeAbandonedTemporaries(in directory: String) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let marker = entry.range(of: ".tmp.", options: .backwards),
+                  let pid = Int32(entry[marker.upperBound...]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink("\(directory)/\(entry)")
+        }
+    }
+
     /// Removes `path`; an absent file is not an error.
     public static func remove(_ path: String) throws {
         if unlink(path) != 0 && errno != ENOENT { throw SystemError(call: "unlink(\(path))", code: errno) }
