@@ -21,7 +21,7 @@ struct CrashSafetyTests {
     }
 
     static func specs(state: String = "running", memory: String = "1Gi", limit: String = "2Gi", disk: String = "4Gi",
-                      sandbox: Bool = true, pool: Bool = true) -> String {
+                      sandbox: Bool = true, pool: Bool = true, policy: String = "{interval: 30s}") -> String {
         guard pool else { return "" }
         var text = """
         apiVersion: converge.dev/v1
@@ -32,7 +32,7 @@ struct CrashSafetyTests {
         apiVersion: converge.dev/v1
         kind: BalloonPolicy
         metadata: {name: default}
-        spec: {interval: 30s}
+        spec: \(policy)
 
         """
         if sandbox {
@@ -55,6 +55,7 @@ struct CrashSafetyTests {
         Scenario(name: "resize", setup: [specs()], target: specs(memory: "1536Mi"), keepsDisk: true),
         Scenario(name: "stop and grow the disk", setup: [specs()], target: specs(state: "stopped", disk: "6Gi"), keepsDisk: true),
         Scenario(name: "replace keeping the disk", setup: [specs()], target: specs(memory: "3Gi", limit: "4Gi", disk: "5Gi"), keepsDisk: true),
+        Scenario(name: "balloon", setup: [specs()], target: specs(policy: "{interval: 30s, minVM: 256Mi, buffer: 256Mi}"), keepsDisk: true),
         Scenario(name: "destroy the sandbox", setup: [specs()], target: specs(sandbox: false), keepsDisk: false),
         Scenario(name: "destroy everything", setup: [specs()], target: specs(pool: false), keepsDisk: false),
         Scenario(name: "repair", setup: [specs()], target: specs(), damage: { h in

@@ -36,6 +36,7 @@ struct CloudHypervisorRuntimeTests {
         #expect(info.config.cpus.boot_vcpus == 2 && info.config.cpus.max_vcpus == 4)
         #expect(info.config.memory.size == 2 << 30 && info.config.memory.hotplug_size == 2 << 30)
         #expect(info.config.balloon?.size == 0 && info.config.balloon?.deflate_on_oom == true)
+        #expect(info.config.vsock == CloudHypervisor.VsockConfig(cid: 3, socket: host.runtime.layout.vsock("web")))
         #expect(info.config.disks?.first?.path == host.runtime.layout.disk("web"))
     }
 
@@ -185,6 +186,7 @@ struct CloudHypervisorRuntimeTests {
         try await host.runtime.transition("web", to: .paused, journal: journal)
         try await host.runtime.transition("web", to: .running, journal: journal)
         try await host.runtime.resize("web", config: host.config(memory: .gibibytes(3), cpus: 3, limits: limits), journal: journal)
+        try await host.runtime.setBalloon("web", to: .gibibytes(1), journal: journal)
         _ = try await host.runtime.observe()
         try await host.runtime.transition("web", to: .stopped, journal: journal)
         try await host.runtime.destroy("web", keepDisk: false, journal: journal)

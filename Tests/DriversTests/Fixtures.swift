@@ -69,8 +69,9 @@ final class SimHost: @unchecked Sendable {
     }
 
     func config(memory: Quantity = .gibibytes(1), cpus: Int = 1, limits: ResourceLimits? = nil, disk: Quantity = .gibibytes(4),
-                image: String = "base") -> SandboxConfig {
-        SandboxConfig(resolving: SandboxSpec(cpus: cpus, memory: memory, disk: disk, limits: limits, source: .image(image)),
+                image: String = "base", balloonPolicy: String? = nil) -> SandboxConfig {
+        SandboxConfig(resolving: SandboxSpec(cpus: cpus, memory: memory, disk: disk, limits: limits, source: .image(image),
+                                             balloonPolicy: balloonPolicy),
                       defaults: HostDefaults())
     }
 }

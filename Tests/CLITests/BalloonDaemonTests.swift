@@ -1,0 +1,57 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Drivers
+
+/// The balloon loop of `converge run`: each policy interval it asks every guest what it
+/// uses (through the simulator's guest agent) and sizes the balloon.
+@Suite("converge run: balloon loop", .serialized)
+struct BalloonDaemonTests {
+    static let specs = """
+    apiVersion: converge.dev/v1
+    kind: BalloonPolicy
+    metadata: {name: tight}
+    spec: {interval: 1s, minVM: 256Mi, buffer: 256Mi, bufferRatio: 0.25}
+    ---
+    apiVersion: converge.dev/v1
+    kind: Sandbox
+    metadata: {name: big}
+    spec: {cpus: 1, memory: 4Gi, disk: 2Gi, source: {image: ubuntu-base.1}, balloon: {policy: tight}}
+    ---
+    apiVersion: converge.dev/v1
+    kind: Sandbox
+    metadata: {name: plain}
+    spec: {cpus: 1, memory: 2Gi, disk: 2Gi, source: {image: ubuntu-base.1}}
+
+    """
+
+    static func balloonBytes(_ h: CLIHarness, _ name: String) -> Int? {
+        (DaemonTests.status(h, name)?["balloon"] as? [String: Any])?["sizeBytes"] as? Int
+    }
+
+    @Test("inflates an idle guest's balloon, gives memory back when the guest needs it, and reports the bytes reclaimed")
+    func loop() throws {
+        let h = try CLIHarness()
+        try h.setSpecs(Self.specs)
+        let daemon = try DaemonTests.Daemon(h)
+        // The simulated guest uses 200Mi: 4096 − (max(250, 256) + 256) = 3584Mi.
+        #expect(DaemonTests.until { Self.balloonBytes(h, "big") == 3584 << 20 }, "\(daemon.log)")
+        #expect(DaemonTests.until { DaemonTests.metric(h, "converge_balloon_reclaimed_bytes") == Double(3584 << 20) }, "\(daemon.log)")
+        #expect(Self.balloonBytes(h, "plain") == 0)
+        let big = try #require(DaemonTests.status(h, "big")?["balloon"] as? [String: Any])
+        #expect(big["guestUsedBytes"] as? Int == 200 << 20 && big["policy"] as? String == "tight")
+
+        // The guest starts using 2Gi: within an interval the balloon shrinks to 4096 − (2560 + 256) = 1280Mi.
+        try "\(2 << 30)".write(toFile: "\(h.state)/ch/sockets/cvg-big.sock.guest-used", atomically: true, encoding: .utf8)
+        #expect(DaemonTests.until { Self.balloonBytes(h, "big") == 1280 << 20 }, "\(daemon.log)")
+        #expect(daemon.log.contains("balloon interval"), "\(daemon.log)")
+        #expect(h.converge("events", "big").stdout.contains("BalloonResized"))
+
+        // The spec drops the policy: the balloon is deflated to nothing.
+        try Self.specs.replacingOccurrences(of: ", balloon: {policy: tight}", with: "")
+            .write(toFile: "\(h.specs)/specs.yaml", atomically: true, encoding: .utf8)
+        #expect(DaemonTests.until { Self.balloonBytes(h, "big") == 0 }, "\(daemon.log)")
+        #expect(daemon.stop(SIGTERM) == 0, "\(daemon.log)")
+        #expect(h.converge("plan", h.specs).status == 0)
+    }
+}

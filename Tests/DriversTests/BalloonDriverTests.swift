@@ -1,0 +1,71 @@
+import Foundation
+import Glibc
+import Reconciler
+import Resources
+import Testing
+@testable import Drivers
+
+/// The guest's memory through CH's hybrid vsock and the guest agent, and the balloon
+/// through vm.resize, against the simulator (docs/guest-agent.md).
+@Suite("Cloud Hypervisor balloons against the simulator", .serialized)
+struct BalloonDriverTests {
+    let journal = NoJournal()
+
+    func sandbox(_ host: SimHost, policy: String? = "p", state: PowerState = .running) async throws -> ObservedSandbox {
+        try await host.runtime.create("web", config: host.config(memory: .gibibytes(4), balloonPolicy: policy), state: state,
+                                      reuseDisk: false, journal: journal)
+        return try #require(try await host.runtime.observe().first)
+    }
+
+    @Test("the guest's own use comes from its agent; the balloon's pages are not counted as used")
+    func guestMemory() async throws {
+        let host = try SimHost()
+        let before = try #require(try await sandbox(host).balloon)
+        #expect(before.allocated == .gibibytes(4) && before.size == Quantity(bytes: 0))
+        #expect(before.guestUsed == .mebibytes(200), "the simulator's guest uses 200Mi by default: \(before)")
+        #expect(before.unavailable == nil)
+
+        try await host.runtime.setBalloon("web", to: .gibibytes(3), journal: journal)
+        let after = try #require(try await host.runtime.observe().first?.balloon)
+        #expect(after.size == .gibibytes(3) && after.guestUsed == .mebibytes(200))
+        let info = try await CloudHypervisor.Client(socketPath: host.runtime.layout.socket("web")).info()
+        #expect(info.memory_actual_size == 1 << 30 && info.config.balloon?.size == 3 << 30)
+
+        // The guest starts using more: the next observation sees it.
+        try "\(512 << 20)\n".write(toFile: host.runtime.layout.socket("web") + ".guest-used", atomically: true, encoding: .utf8)
+        #expect(try await host.runtime.observe().first?.balloon?.guestUsed == .mebibytes(512))
+
+        try await host.runtime.setBalloon("web", to: Quantity(bytes: 0), journal: journal)
+        #expect(try await host.runtime.observe().first?.balloon?.size == Quantity(bytes: 0))
+    }
+
+    @Test("a guest without an agent is reported, not an error; a paused guest and a sandbox without a policy are not asked")
+    func silentGuests() async throws {
+        let host = try SimHost(environment: ["CH_SIM_GUEST_AGENT": "0"])
+        let silent = try #require(try await sandbox(host).balloon)
+        #expect(silent.guestUsed == nil)
+        #expect(silent.unavailable?.contains("vsock port 2280") == true, "\(silent)")
+
+        let paused = try SimHost()
+        let p = try #require(try await sandbox(paused, state: .paused).balloon)
+        #expect(p.guestUsed == nil && p.unavailable == nil)
+
+        let unmanaged = try SimHost()
+        let u = try #require(try await sandbox(unmanaged, policy: nil).balloon)
+        #expect(u.guestUsed == nil && u.unavailable == nil)
+    }
+
+    @Test("a stale vsock socket left by a killed VMM does not stop the next boot; destroy removes it")
+    func staleSocket() async throws {
+        let host = try SimHost()
+        let observed = try await sandbox(host)
+        let process = try #require(observed.process)
+        kill(process.pid, SIGKILL)
+        while ProcFS.isAlive(process) { try await Task.sleep(nanoseconds: 5_000_000) }
+        #expect(FileManager.default.fileExists(atPath: host.runtime.layout.vsock("web")))
+        try await host.runtime.transition("web", to: .running, journal: journal)
+        #expect(try await host.runtime.observe().first?.balloon?.guestUsed == .mebibytes(200))
+        try await host.runtime.destroy("web", keepDisk: false, journal: journal)
+        #expect(host.leftovers().isEmpty, "\(host.leftovers())")
+    }
+}
