@@ -112,10 +112,27 @@ struct BenchCommand: Command {
             _ = try await wiring.reconciler.observe()
             return Date().timeIntervalSince(t)
         }
+        // The balloon loop: a tighter policy makes every guest's balloon grow, the default
+        // one gives it all back; each is one apply of n balloon actions.
+        func balloonPass(_ policy: String) async throws -> Double {
+            try BenchSpecs.writeShared(policy: policy, to: specsDir)
+            let t = Date()
+            let report = try await wiring.reconciler.apply(try SpecLoader.load(directory: specsDir), options: options)
+            let balloons = report.outcomes.filter { $0.action.verb == .balloon && $0.succeeded }.count
+            guard report.converged, balloons == n else { throw CLIError("a balloon pass sized \(balloons) of \(n) balloons") }
+            return Date().timeIntervalSince(t)
+        }
+        var inflate: [Double] = [], deflate: [Double] = []
+        for _ in 0..<rounds {
+            inflate.append(try await balloonPass(BenchSpecs.tightPolicy))
+            deflate.append(try await balloonPass(BenchSpecs.defaultPolicy))
+        }
         let report = BenchReport(benchmark: "apply", count: n, rounds: rounds, figures: [
             .init("create \(n) sandboxes from nothing (one apply)", [createSeconds]),
             .init("no-op apply over \(n) running sandboxes (load + observe + plan + record)", noop),
-            .init("observe \(n) sandboxes (pid + start time + vm.info each)", observeOnly),
+            .init("observe \(n) sandboxes (pid + start time + vm.info + guest agent each)", observeOnly),
+            .init("balloon pass: inflate \(n) balloons (guest agents asked, vm.resize + verify each)", inflate),
+            .init("balloon pass: deflate \(n) balloons", deflate),
         ], peakRSSKiB: BenchReport.peakRSS())
         if keep == nil {
             let empty = "\(root)/empty"
@@ -144,22 +161,15 @@ extension Sequence {
 
 /// Generated inputs for the benchmarks.
 enum BenchSpecs {
+    static let defaultPolicy = "{interval: 30s}"
+    /// Leaves 768Mi to a guest that uses 200Mi: a 1Gi guest's balloon holds 256Mi, a 2Gi one's 1280Mi.
+    static let tightPolicy = "{interval: 30s, minVM: 256Mi, buffer: 512Mi}"
+
     /// `count` sandboxes, `perFile` documents a file, plus a pool and a policy.
     static func write(count: Int, perFile: Int, to dir: String) throws {
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try """
-        apiVersion: converge.dev/v1
-        kind: TapPool
-        metadata: {name: default}
-        spec: {size: 4, subnet: 10.128.0.0/10, guest: {gateway: 192.168.0.1/24, address: 192.168.0.2}}
-        ---
-        apiVersion: converge.dev/v1
-        kind: BalloonPolicy
-        metadata: {name: default}
-        spec: {interval: 30s}
-
-        """.write(toFile: "\(dir)/shared.yaml", atomically: true, encoding: .utf8)
+        try writeShared(policy: defaultPolicy, to: dir)
         for file in stride(from: 0, to: count, by: perFile) {
             var text = ""
             for i in file..<min(count, file + perFile) {
@@ -183,6 +193,22 @@ enum BenchSpecs {
             }
             try text.write(toFile: "\(dir)/sandboxes-\(file / perFile).yaml", atomically: true, encoding: .utf8)
         }
+    }
+
+    /// The pool and the policy every generated sandbox names.
+    static func writeShared(policy: String, to dir: String) throws {
+        try """
+        apiVersion: converge.dev/v1
+        kind: TapPool
+        metadata: {name: default}
+        spec: {size: 4, subnet: 10.128.0.0/10, guest: {gateway: 192.168.0.1/24, address: 192.168.0.2}}
+        ---
+        apiVersion: converge.dev/v1
+        kind: BalloonPolicy
+        metadata: {name: default}
+        spec: \(policy)
+
+        """.write(toFile: "\(dir)/shared.yaml", atomically: true, encoding: .utf8)
     }
 
     /// The world after a successful apply of `specs`.
