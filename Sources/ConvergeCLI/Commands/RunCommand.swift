@@ -96,13 +96,14 @@ struct RunCommand: Command {
             guard !stopping.withLock({ $0 }) else { break }
             let now = Clock.now
             let balloonTick = balloonInterval.map { lastBalloonPass + $0 - now } ?? .infinity
-            let timeout = max(0, min(resync, (backoff.nextRetry(after: now) ?? .infinity) - now, balloonTick))
+            let otherTimeout = min(resync, (backoff.nextRetry(after: now) ?? .infinity) - now)
+            let timeout = max(0, min(otherTimeout, balloonTick))
             let wake = try await Blocking.run { waiter.wait(timeout: timeout) }
             switch wake {
             case .signal: reason = "signal"
             case .specsChanged: reason = "spec change"
             case .processExited(let pid): reason = "VMM pid \(pid) exited"
-            case .timeout: reason = timeout == balloonTick ? "balloon interval" : "resync"
+            case .timeout: reason = balloonTick <= otherTimeout ? "balloon interval" : "resync"
             }
         }
         Log.line("stopped")
