@@ -98,16 +98,7 @@ final class Server {
     }
 
     private func acceptAll(_ listener: Int32) {
-        while true {
-            let fd = accept(listener, nil, nil)
-            if fd == -1 {
-                if errno == EINTR { continue }
-                return
-            }
-            do { try makeNonBlockingCloexec(fd) } catch {
-                close(fd)
-                continue
-            }
+        for fd in acceptPending(listener) {
             let c = Connection(id: nextConnectionID, fd: FileDescriptor(fd))
             connections[c.id] = c
             nextConnectionID += 1

@@ -91,6 +91,24 @@ func makeNonBlockingCloexec(_ fd: Int32) throws(SystemError) {
     try sys("fcntl(F_SETFD)") { fcntl(fd, F_SETFD, FD_CLOEXEC) }
 }
 
+/// Every connection waiting on the non-blocking `listener`, each made non-blocking and
+/// close-on-exec (one that cannot be is closed and skipped).
+func acceptPending(_ listener: Int32) -> [Int32] {
+    var accepted: [Int32] = []
+    while true {
+        let fd = accept(listener, nil, nil)
+        if fd == -1 {
+            if errno == EINTR { continue }
+            return accepted
+        }
+        do { try makeNonBlockingCloexec(fd) } catch {
+            close(fd)
+            continue
+        }
+        accepted.append(fd)
+    }
+}
+
 /// The value of an environment variable, or nil when unset.
 func environment(_ name: String) -> String? {
     guard let value = getenv(name) else { return nil }

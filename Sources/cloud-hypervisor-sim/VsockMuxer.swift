@@ -108,16 +108,7 @@ final class VsockMuxer {
     }
 
     private func acceptAll(_ device: VsockDevice, generation: Int) {
-        while true {
-            let fd = accept(device.listener.raw, nil, nil)
-            if fd == -1 {
-                if errno == EINTR { continue }
-                return
-            }
-            do { try makeNonBlockingCloexec(fd) } catch {
-                close(fd)
-                continue
-            }
+        for fd in acceptPending(device.listener.raw) {
             let connection = Connection(id: nextSessionID, fd: FileDescriptor(fd))
             sessions[connection.id] = Session(connection: connection, generation: generation)
             nextSessionID += 1

@@ -31,6 +31,16 @@ struct VsockTests {
     }
 
     /// Connects to the agent, checks the `OK <n>` line and returns the open stream.
+    /// A simulator whose VM is created with a vsock device at `DIR/v.sock`, then booted.
+    private func bootedWithVsock(_ dir: TempDir, _ sims: inout [SimProcess]) throws -> (SimProcess, String) {
+        let sim = try SimProcess.start(in: dir)
+        sims.append(sim)
+        let socket = dir.file("v.sock")
+        #expect(try sim.put("vm.create", config(dir, socket: socket)).status == 204)
+        #expect(try sim.put("vm.boot").status == 204)
+        return (sim, socket)
+    }
+
     private func connectAgent(_ socket: String, port: Int = 2280) throws -> UnixHTTPClient {
         let client = try connect(socket, port: port)
         let line = try client.readLine()
@@ -209,11 +219,7 @@ struct VsockTests {
     @Test("a wrong port, a malformed or overlong line, or no agent: closed without a reply")
     func closedWithoutReply() throws {
         try withTempDir { dir, sims in
-            let sim = try SimProcess.start(in: dir)
-            sims.append(sim)
-            let socket = dir.file("v.sock")
-            #expect(try sim.put("vm.create", config(dir, socket: socket)).status == 204)
-            #expect(try sim.put("vm.boot").status == 204)
+            let (sim, socket) = try bootedWithVsock(dir, &sims)
             #expect(try connect(socket, port: 2281).closedWithoutReply())
             for line in ["HELLO 2280\n", "CONNECT\n", "CONNECT port\n", "CONNECT 99999999999\n", String(repeating: "C", count: 100)] {
                 let client = try UnixHTTPClient(socketPath: socket)
@@ -324,11 +330,7 @@ struct VsockTests {
     @Test("vm.shutdown and vm.delete close the device and its connections but leave the socket file")
     func shutdownClosesDevice() throws {
         try withTempDir { dir, sims in
-            let sim = try SimProcess.start(in: dir)
-            sims.append(sim)
-            let socket = dir.file("v.sock")
-            #expect(try sim.put("vm.create", config(dir, socket: socket)).status == 204)
-            #expect(try sim.put("vm.boot").status == 204)
+            let (sim, socket) = try bootedWithVsock(dir, &sims)
             let open = try connectAgent(socket)
             #expect(try sim.put("vm.shutdown").status == 204)
             #expect(open.isClosedByPeer())
@@ -349,11 +351,7 @@ struct VsockTests {
     @Test("the process exiting closes the device and leaves the socket file")
     func exitLeavesSocketFile() throws {
         try withTempDir { dir, sims in
-            let sim = try SimProcess.start(in: dir)
-            sims.append(sim)
-            let socket = dir.file("v.sock")
-            #expect(try sim.put("vm.create", config(dir, socket: socket)).status == 204)
-            #expect(try sim.put("vm.boot").status == 204)
+            let (sim, socket) = try bootedWithVsock(dir, &sims)
             #expect(try sim.put("vmm.shutdown").status == 204)
             #expect(sim.waitForExit() == 0)
             #expect(FileManager.default.fileExists(atPath: socket))
@@ -364,11 +362,7 @@ struct VsockTests {
     @Test("a paused VM accepts CONNECT but answers only after vm.resume")
     func pausedHoldsReply() throws {
         try withTempDir { dir, sims in
-            let sim = try SimProcess.start(in: dir)
-            sims.append(sim)
-            let socket = dir.file("v.sock")
-            #expect(try sim.put("vm.create", config(dir, socket: socket)).status == 204)
-            #expect(try sim.put("vm.boot").status == 204)
+            let (sim, socket) = try bootedWithVsock(dir, &sims)
             let running = try connectAgent(socket)
             #expect(try sim.put("vm.pause").status == 204)
 
@@ -427,11 +421,7 @@ struct VsockTests {
     @Test("a guest reboot closes the guest's connections; the device stays")
     func rebootClosesConnections() throws {
         try withTempDir { dir, sims in
-            let sim = try SimProcess.start(in: dir)
-            sims.append(sim)
-            let socket = dir.file("v.sock")
-            #expect(try sim.put("vm.create", config(dir, socket: socket)).status == 204)
-            #expect(try sim.put("vm.boot").status == 204)
+            let (sim, socket) = try bootedWithVsock(dir, &sims)
             let open = try connectAgent(socket)
             #expect(try sim.put("vm.reboot").status == 204)
             #expect(open.isClosedByPeer())
