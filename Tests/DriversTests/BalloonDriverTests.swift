@@ -23,6 +23,8 @@ struct BalloonDriverTests {
         let before = try #require(try await sandbox(host).balloon)
         #expect(before.allocated == .gibibytes(4) && before.size == Quantity(bytes: 0))
         #expect(before.guestUsed == .mebibytes(200), "the simulator's guest uses 200Mi by default: \(before)")
+        // Its MemTotal: 4Gi less the kernel's reserve (RAM/64 in the simulator's guest).
+        #expect(before.guestCapacity == .mebibytes(4096 - 64))
         #expect(before.unavailable == nil)
 
         try await host.runtime.setBalloon("web", to: .gibibytes(3), journal: journal)
@@ -37,6 +39,34 @@ struct BalloonDriverTests {
 
         try await host.runtime.setBalloon("web", to: Quantity(bytes: 0), journal: journal)
         #expect(try await host.runtime.observe().first?.balloon?.size == Quantity(bytes: 0))
+    }
+
+    @Test("a guest's figures read the same whether or not its balloon driver keeps ballooned pages in MemTotal")
+    func accounting() {
+        let gib: Int64 = 1 << 30, mib: Int64 = 1 << 20
+        // Deflate-on-OOM: MemTotal stays, the balloon's 2Gi look allocated.
+        let kept = CloudHypervisor.GuestMemoryView(memory: .init(total: 4 * gib - 64 * mib, available: 4 * gib - 64 * mib - 2 * gib - 300 * mib),
+                                                   allocated: 4 * gib, balloon: 2 * gib)
+        #expect(kept.used == 300 * mib && kept.capacity == 4 * gib - 64 * mib)
+        // Without it: the balloon's 2Gi left MemTotal.
+        let dropped = CloudHypervisor.GuestMemoryView(memory: .init(total: 2 * gib - 64 * mib, available: 2 * gib - 64 * mib - 300 * mib),
+                                                      allocated: 4 * gib, balloon: 2 * gib)
+        #expect(dropped.used == 300 * mib && dropped.capacity == 4 * gib - 64 * mib)
+    }
+
+    @Test("memory is never unplugged under an inflated balloon: the balloon is given back first")
+    func shrinkUnderBalloon() async throws {
+        let host = try SimHost()
+        let limits = ResourceLimits(cpus: 2, memory: .gibibytes(6))
+        try await host.runtime.create("web", config: host.config(memory: .gibibytes(2), limits: limits, balloonPolicy: "p"), state: .running,
+                                      reuseDisk: false, journal: journal)
+        try await host.runtime.resize("web", config: host.config(memory: .gibibytes(4), limits: limits, balloonPolicy: "p"), journal: journal)
+        try await host.runtime.setBalloon("web", to: .gibibytes(3), journal: journal)
+        try await host.runtime.resize("web", config: host.config(memory: .gibibytes(2), limits: limits, balloonPolicy: "p"), journal: journal)
+        let info = try await CloudHypervisor.Client(socketPath: host.runtime.layout.socket("web")).info()
+        #expect(info.config.balloon?.size == 0 && info.memory_actual_size == 2 << 30)
+        let observed = try #require(try await host.runtime.observe().first)
+        #expect(observed.vm == .running && observed.balloon?.size == Quantity(bytes: 0) && observed.liveMemory == .gibibytes(2))
     }
 
     @Test("a guest without an agent is reported, not an error; a paused guest and a sandbox without a policy are not asked")

@@ -46,6 +46,24 @@ struct BalloonPlanTests {
         #expect(plan(used: .mebibytes(416), balloon: .mebibytes(3072)).actions.isEmpty)
     }
 
+    @Test("the policy fits what the guest really has (MemTotal), and compares with the size last asked for")
+    func capacityAndTarget() {
+        let sandbox = Build.sandbox("web", memory: .gibibytes(4), policy: "tight")
+        func plan(_ balloon: ObservedBalloon) -> Plan {
+            var observed = Build.observed(sandbox)
+            observed.balloon = balloon
+            let world = ObservedState(sandboxes: ["web": observed], policies: ["tight": AppliedRecord(body: policy.body)])
+            return Planner.plan(desired: Build.desired([sandbox, policy]), observed: world, defaults: HostDefaults())
+        }
+        // Only 3Gi plugged: 3072 − 1024 = 2048Mi, not 3072Mi.
+        let partial = plan(ObservedBalloon(allocated: .gibibytes(4), size: Quantity(bytes: 0), guestUsed: .mebibytes(100), guestCapacity: .gibibytes(3)))
+        #expect(partial.actions.first?.balloon == .gibibytes(2))
+        // Asked for 3Gi, the guest's driver is still at 1Gi: nothing to do.
+        let lagging = plan(ObservedBalloon(allocated: .gibibytes(4), size: .gibibytes(1), target: .gibibytes(3), guestUsed: .mebibytes(100),
+                                           guestCapacity: .gibibytes(4)))
+        #expect(lagging.actions.isEmpty)
+    }
+
     @Test("a guest that needs all its memory gets the whole balloon back")
     func needsEverything() {
         let p = plan(used: .mebibytes(3500), balloon: .mebibytes(8))

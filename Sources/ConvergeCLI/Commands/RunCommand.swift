@@ -69,6 +69,9 @@ struct RunCommand: Command {
         Log.line("watching \(directory); resync every \(Int(resync))s")
         while !stopping.withLock({ $0 }) {
             let started = Date()
+            // Every pass, failed or not, samples guest memory: the balloon loop's period
+            // counts from the start of the last one (a failed pass must not make it due at once).
+            lastBalloonPass = Clock.now
             var passOptions = options
             passOptions.deferred = backoff.waiting(now: Clock.now)
             passOptions.shouldStop = { stopping.withLock { $0 } }
@@ -85,9 +88,7 @@ struct RunCommand: Command {
                 try status.write(try await StatusRows.collect(wiring, kinds: ResourceKind.allCases, observed: report.observed))
                 metrics.record(report, seconds: seconds, specsValid: specs.isValid)
                 waiter.watchProcesses(Set(report.observed.sandboxes.values.compactMap { $0.process?.pid }))
-                // Every pass samples guest memory; the balloon loop only needs one per interval.
                 balloonInterval = Self.balloonInterval(specs, report.observed)
-                lastBalloonPass = Clock.now
                 Log.line("pass (\(reason)): \(report.outcomes.count) action(s), \(report.converged && specs.isValid ? "converged" : specs.isValid ? "not converged" : "invalid specs held") in \(String(format: "%.3f", seconds))s")
             } catch {
                 metrics.recordError()

@@ -76,7 +76,8 @@ extension CloudHypervisor {
             let live = await liveState(name, meta)
             var balloon: ObservedBalloon?
             if let info = live.info {
-                balloon = ObservedBalloon(allocated: Quantity(bytes: info.allocatedMemory), size: Quantity(bytes: info.balloonSize))
+                balloon = ObservedBalloon(allocated: Quantity(bytes: info.allocatedMemory), size: Quantity(bytes: info.balloonSize),
+                                          target: info.config.balloon.map { Quantity(bytes: $0.size) })
                 if live.state == .running && meta.config.balloonPolicy != nil { await askGuest(name, into: &balloon!) }
             }
             return ObservedSandbox(name: name, config: meta.config, intendedState: meta.intendedState, vm: live.state,
@@ -86,13 +87,13 @@ extension CloudHypervisor {
                                    balloon: balloon)
         }
 
-        /// The guest's own memory use, from its agent. With deflate-on-OOM the guest counts
-        /// the balloon's pages as allocated, so they are taken off (docs/guest-agent.md §2).
+        /// The guest's own memory use and capacity, from its agent (docs/guest-agent.md §2).
         private func askGuest(_ name: String, into balloon: inout ObservedBalloon) async {
             let agent = GuestAgent(socketPath: layout.vsock(name), port: guestAgentPort, timeout: guestAgentTimeout)
             do {
-                let memory = try await agent.memory()
-                balloon.guestUsed = Quantity(bytes: max(0, memory.total - memory.available - balloon.size.bytes))
+                let view = GuestMemoryView(memory: try await agent.memory(), allocated: balloon.allocated.bytes, balloon: balloon.size.bytes)
+                balloon.guestUsed = Quantity(bytes: view.used)
+                balloon.guestCapacity = Quantity(bytes: view.capacity)
             } catch {
                 balloon.unavailable = "guest agent on vsock port \(guestAgentPort): \(error)"
             }
@@ -366,6 +367,12 @@ extension CloudHypervisor {
             var meta = try recorded(name)
             let resize = VmResize(desired_vcpus: config.cpus != meta.config.cpus ? config.cpus : nil,
                                   desired_ram: config.memory != meta.config.memory ? config.memory.bytes : nil)
+            if let ram = resize.desired_ram, ram < meta.config.memory.bytes,
+               let balloon = try await client(meta).infoSummary().config.balloon, balloon.size > 0 {
+                // Unplugging memory under an inflated balloon can leave the guest nothing: give
+                // the balloon back first; the next pass sizes it for the smaller VM.
+                try await journal.step(.chVMBalloon) { try await client(meta).resize(VmResize(desired_balloon: 0)) }
+            }
             try await journal.step(.chVMResize) { try await client(meta).resize(resize) }
             let info = try await journal.step(.chVerify) { try await client(meta).info() }
             if let vcpus = resize.desired_vcpus, info.config.cpus.boot_vcpus != vcpus {
@@ -378,10 +385,12 @@ extension CloudHypervisor {
         public func setBalloon(_ name: String, to size: Quantity, journal: StepJournal) async throws {
             let meta = try recorded(name)
             try await journal.step(.chVMBalloon) { try await client(meta).resize(VmResize(desired_balloon: size.bytes)) }
+            // CH records the target at once; the guest's driver gets there page by page, so
+            // the actual size (memory_actual_size) is observed, not awaited.
             try await journal.step(.chVerify) {
                 let info = try await client(meta).infoSummary()
-                guard info.balloonSize == size.bytes else {
-                    throw StepFailure(step: "ch.verify", message: "asked for a balloon of \(size), the VM reports \(Quantity(bytes: info.balloonSize)) (memory_actual_size \(info.memory_actual_size.map(String.init) ?? "absent"))")
+                guard info.config.balloon?.size == size.bytes else {
+                    throw StepFailure(step: "ch.verify", message: "asked for a balloon of \(size), the VM's config says \(info.config.balloon.map { Quantity(bytes: $0.size).description } ?? "no balloon device")")
                 }
             }
         }

@@ -90,7 +90,9 @@ extension CloudHypervisor {
     public struct VmInfo: Codable, Sendable {
         public var config: VmConfig
         public var state: String
-        public var memory_actual_size: Int64?
+        /// A u64 in CH: it wraps when the balloon exceeds what is plugged (a memory shrink
+        /// under an inflated balloon), so it must not fail decoding.
+        public var memory_actual_size: UInt64?
     }
 
     /// The part of `VmInfo` observation reads (state, live size): decoding the whole
@@ -109,7 +111,9 @@ extension CloudHypervisor {
         }
         public var config: Config
         public var state: String
-        public var memory_actual_size: Int64?
+        /// A u64 in CH: it wraps when the balloon exceeds what is plugged (a memory shrink
+        /// under an inflated balloon), so it must not fail decoding.
+        public var memory_actual_size: UInt64?
 
         /// Boot memory plus what is hot-plugged.
         public var allocatedMemory: Int64 { config.memory.size + (config.memory.hotplugged_size ?? 0) }
@@ -117,7 +121,7 @@ extension CloudHypervisor {
         /// What the balloon holds: the memory the guest does not have (CH's
         /// `memory_actual_size` = allocated − balloon), else the balloon's configured size.
         public var balloonSize: Int64 {
-            if let actual = memory_actual_size { return max(0, allocatedMemory - actual) }
+            if let actual = memory_actual_size { return max(0, allocatedMemory - Int64(clamping: actual)) }
             return config.balloon?.size ?? 0
         }
     }

@@ -95,17 +95,25 @@ public struct ObservedBalloon: Hashable, Sendable, Codable {
     public var allocated: Quantity
     /// Memory the balloon holds now (taken from the guest).
     public var size: Quantity
-    /// The guest's own use (its agent's `total − available`, less the balloon's pages, which
-    /// a guest with deflate-on-OOM counts as allocated); nil when the guest was not asked
-    /// or did not answer.
+    /// The size last asked of the VMM; the guest's driver reaches it over time, so the
+    /// plan compares against this, not `size` (nil: not known, read as `size`).
+    public var target: Quantity?
+    /// The guest's own use (its agent's `total − available`, less the balloon's pages when
+    /// the guest counts them as allocated); nil when the guest was not asked or did not answer.
     public var guestUsed: Quantity?
+    /// The memory the guest sees with an empty balloon (its `MemTotal`, balloon included):
+    /// less than `allocated` by the kernel's reserve, or by memory not plugged. Nil with `guestUsed`.
+    public var guestCapacity: Quantity?
     /// Why `guestUsed` is unknown although a policy wants it (no agent, a timeout, …).
     public var unavailable: String?
 
-    public init(allocated: Quantity, size: Quantity, guestUsed: Quantity? = nil, unavailable: String? = nil) {
+    public init(allocated: Quantity, size: Quantity, target: Quantity? = nil, guestUsed: Quantity? = nil,
+                guestCapacity: Quantity? = nil, unavailable: String? = nil) {
         self.allocated = allocated
         self.size = size
+        self.target = target
         self.guestUsed = guestUsed
+        self.guestCapacity = guestCapacity
         self.unavailable = unavailable
     }
 }
