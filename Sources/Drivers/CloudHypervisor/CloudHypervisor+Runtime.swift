@@ -95,7 +95,11 @@ extension CloudHypervisor {
                 balloon.guestUsed = Quantity(bytes: view.used)
                 balloon.guestCapacity = Quantity(bytes: view.capacity)
             } catch {
-                balloon.unavailable = "guest agent on vsock port \(guestAgentPort): \(error)"
+                if !FileManager.default.fileExists(atPath: agent.socketPath) {
+                    balloon.unavailable = "the VM has no vsock device (booted before Converge gave VMs one); stop and start the sandbox to add it"
+                } else {
+                    balloon.unavailable = "guest agent on vsock port \(guestAgentPort): \(error)"
+                }
             }
         }
 
