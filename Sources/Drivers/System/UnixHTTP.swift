@@ -68,7 +68,8 @@ enum UnixHTTP {
                 } }
             }
         } catch { throw UnixHTTPError.connect(path, error) }
-        if let vsockPort { try vsockConnect(fd, port: vsockPort, path: path, timeout: timeout) }
+        let deadline = monotonicSeconds() + timeout
+        if let vsockPort { try vsockConnect(fd, port: vsockPort, path: path, timeout: timeout, deadline: deadline) }
 
         var head = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nConnection: close\r\n"
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" } else if method == "PUT" {
@@ -76,7 +77,7 @@ enum UnixHTTP {
         }
         head += "\r\n"
         try write(fd, Array(head.utf8) + (body ?? []), path: path, timeout: timeout)
-        return try readResponse(fd, path: path, timeout: timeout)
+        return try readResponse(fd, path: path, timeout: timeout, deadline: deadline)
     }
 
     private static func write(_ fd: Int32, _ bytes: [UInt8], path: String, timeout: Double) throws {
@@ -94,17 +95,12 @@ enum UnixHTTP {
 
     /// The hybrid vsock handshake: `CONNECT port\n`, then one line, `OK n\n`, read a byte at
     /// a time so that nothing of the guest's stream is consumed.
-    private static func vsockConnect(_ fd: Int32, port: UInt32, path: String, timeout: Double) throws {
+    private static func vsockConnect(_ fd: Int32, port: UInt32, path: String, timeout: Double, deadline: Double) throws {
         try write(fd, Array("CONNECT \(port)\n".utf8), path: path, timeout: timeout)
         var line: [UInt8] = []
         var byte: UInt8 = 0
         while line.count < 64 {
-            let n = recv(fd, &byte, 1, 0)
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { throw UnixHTTPError.timedOut(path, seconds: timeout) }
-                throw UnixHTTPError.io(path, SystemError(call: "recv", code: errno))
-            }
+            let n = try receive(fd, &byte, 1, path: path, timeout: timeout, deadline: deadline)
             if n == 0 { throw UnixHTTPError.vsockRefused(path, port: port) }
             if byte == 10 { break }
             line.append(byte)
@@ -114,7 +110,27 @@ enum UnixHTTP {
         }
     }
 
-    private static func readResponse(_ fd: Int32, path: String, timeout: Double) throws -> HTTPResponse {
+    /// One `recv`: the socket's timeout bounds each call, `deadline` the whole exchange (a
+    /// peer that trickles bytes would otherwise hold the caller for a timeout per byte).
+    private static func receive(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String, timeout: Double,
+                                deadline: Double) throws -> Int {
+        while true {
+            guard monotonicSeconds() < deadline else { throw UnixHTTPError.timedOut(path, seconds: timeout) }
+            let n = recv(fd, buffer, count, 0)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { throw UnixHTTPError.timedOut(path, seconds: timeout) }
+            throw UnixHTTPError.io(path, SystemError(call: "recv", code: errno))
+        }
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    private static func readResponse(_ fd: Int32, path: String, timeout: Double, deadline: Double) throws -> HTTPResponse {
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         var headerEnd: Int?
@@ -125,12 +141,7 @@ enum UnixHTTP {
                 if let length = contentLength, data.count - end >= length { break }
                 if contentLength == nil && (status == 204 || status == 304) { break }
             }
-            let n = recv(fd, &chunk, chunk.count, 0)
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { throw UnixHTTPError.timedOut(path, seconds: timeout) }
-                throw UnixHTTPError.io(path, SystemError(call: "recv", code: errno))
-            }
+            let n = try chunk.withUnsafeMutableBytes { try receive(fd, $0.baseAddress!, $0.count, path: path, timeout: timeout, deadline: deadline) }
             if n == 0 { break }
             data += chunk[0..<n]
             if headerEnd == nil, let end = find(data, [13, 10, 13, 10]) {
