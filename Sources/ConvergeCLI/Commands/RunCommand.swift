@@ -179,9 +179,9 @@ final class Metrics: @unchecked Sendable {
         }
         errors += report.failed.count + (specsValid ? 0 : 1)
         var states: [String: Int] = ["running": 0, "paused": 0, "stopped": 0, "suspended": 0, "other": 0]
-        for sandbox in report.observed.sandboxes.values { states[sandbox.powerState?.rawValue ?? "other", default: 0] += 1 }
         var balloons = BalloonTotals()
         for sandbox in report.observed.sandboxes.values {
+            states[sandbox.powerState?.rawValue ?? "other", default: 0] += 1
             guard let balloon = sandbox.balloon else { continue }
             balloons.reclaimedBytes += balloon.size.bytes
             if balloon.size.bytes > 0 { balloons.ballooned += 1 }

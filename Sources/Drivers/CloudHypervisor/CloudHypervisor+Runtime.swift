@@ -375,7 +375,7 @@ extension CloudHypervisor {
                let balloon = try await client(meta).infoSummary().config.balloon, balloon.size > 0 {
                 // Unplugging memory under an inflated balloon can leave the guest nothing: give
                 // the balloon back first; the next pass sizes it for the smaller VM.
-                try await journal.step(.chVMBalloon) { try await client(meta).resize(VmResize(desired_balloon: 0)) }
+                try await setBalloon(name, to: Quantity(bytes: 0), journal: journal)
             }
             try await journal.step(.chVMResize) { try await client(meta).resize(resize) }
             let info = try await journal.step(.chVerify) { try await client(meta).info() }
