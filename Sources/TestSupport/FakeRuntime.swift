@@ -30,12 +30,23 @@ public actor FakeRuntime: SandboxRuntime {
         if let error = failures.removeValue(forKey: call) { throw error }
     }
 
+    /// Images this fake host lacks: `preflight` reports them, `create` fails on them.
+    public private(set) var missingImages: Set<String> = []
+
+    public func removeImage(_ image: String) { missingImages.insert(image) }
+
+    public func preflight(_ config: SandboxConfig) -> [String] {
+        guard case .image(let image) = config.source, missingImages.contains(image) else { return [] }
+        return ["base image '\(image)' not found"]
+    }
+
     public func observe() throws -> [ObservedSandbox] {
         Array(sandboxes.values).sorted { $0.name < $1.name }
     }
 
     public func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws {
         try record("create \(name)")
+        if let missing = preflight(config).first { throw FakeFailure(call: missing) }
         try await journal.step(.sandboxRecord) {}
         sandboxes[name] = ObservedSandbox(name: name, config: config, intendedState: state, vm: Self.vm(for: state),
                                           process: state == .stopped ? nil : ProcessIdentity(pid: 1000, startTime: 1))

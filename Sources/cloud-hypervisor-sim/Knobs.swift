@@ -25,6 +25,9 @@ struct Knobs: Sendable {
     var guestAgentDelayMilliseconds = 0
     /// `CH_SIM_GUEST_USED`: the guest's used memory in bytes (default 200 MiB).
     var guestUsedBytes: Int64 = 200 << 20
+    /// `CH_SIM_RESIZE_DROPS_RAM=1`: a booted VM answers `desired_ram` with 204 but keeps its
+    /// memory (a fault, so a caller's verify step can be tested).
+    var resizeDropsRAM = false
 
     /// An environment variable with an unusable value.
     struct Invalid: Error, Sendable, CustomStringConvertible {
@@ -51,6 +54,7 @@ struct Knobs: Sendable {
         knobs.ignorePowerButton = environment("CH_SIM_IGNORE_POWER_BUTTON") == "1"
         knobs.userfaultfdAvailable = environment("CH_SIM_USERFAULTFD") != "0"
         knobs.lockDisks = environment("CH_SIM_DISK_LOCKS") != "0"
+        knobs.resizeDropsRAM = environment("CH_SIM_RESIZE_DROPS_RAM") == "1"
         if let raw = environment("CH_SIM_GUEST_AGENT") {
             guard raw == "0" || raw == "1" else { throw Invalid(name: "CH_SIM_GUEST_AGENT", value: raw) }
             knobs.guestAgent = raw == "1"

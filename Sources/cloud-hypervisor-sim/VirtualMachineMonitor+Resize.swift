@@ -52,7 +52,7 @@ extension VirtualMachineMonitor {
         }
 
         if let vcpus { config["cpus"]?["boot_vcpus"] = .int(vcpus) }
-        if ram != nil, newTotal != memory.configuredTotal {
+        if ram != nil, newTotal != memory.configuredTotal, !resizeDropsRAM {
             config["memory"]?["hotplugged_size"] = .int(newTotal - memory.bootSize)
         }
         if let balloon { config["balloon"]?["size"] = .int(balloon) }

@@ -38,6 +38,8 @@ final class VirtualMachineMonitor {
     let lockDisks: Bool
     /// Whether `memory_restore_mode: ondemand` can work (userfaultfd available).
     let userfaultfdAvailable: Bool
+    /// `CH_SIM_RESIZE_DROPS_RAM`: a booted VM accepts `desired_ram` and keeps its memory.
+    var resizeDropsRAM = false
     /// The last `BootedVM.guestGeneration` handed out.
     private var lastGuestGeneration = 0
 

@@ -71,6 +71,7 @@ enum Simulator {
                 defaultUsed: knobs.guestUsedBytes, usedFile: usedFile)
         }
         let vmm = VirtualMachineMonitor(lockDisks: knobs.lockDisks, userfaultfdAvailable: knobs.userfaultfdAvailable)
+        vmm.resizeDropsRAM = knobs.resizeDropsRAM
         let server = Server(
             socket: socket, signals: signals, vmm: vmm, knobs: knobs, noShutdown: options.noShutdown,
             requestLog: requestLog, eventLog: eventLog, guestAgent: guestAgent)

@@ -85,6 +85,10 @@ enum ProgressPrinter {
             Swift.print("Held back by the prune guard (raise --max-destroy or pass --force):")
             for action in report.heldBack { Swift.print("  - \(action.id) \(action.verb.rawValue): \(action.reason)") }
         }
+        if let hold = report.pruneHold {
+            let kept = report.findings.filter { $0.reason == "PruneHeld" }.map(\.id.description)
+            Swift.print("Prunes held\(kept.isEmpty ? "" : " (\(kept.joined(separator: ", ")) kept)"): \(hold)")
+        }
         for action in report.remaining where report.failed[action.id] == nil && !report.heldBack.contains(action) {
             Swift.print("  still pending: \(action)")
         }
@@ -113,6 +117,7 @@ struct ApplyJSON: Encodable {
     var findings: [PlanJSON.FindingJSON]
     var frozen: [String]
     var diagnostics: [DiagnosticJSON]
+    var pruneHold: String?
 
     init(directory: String, report: ApplyReport, specs: SpecSet, seconds: Double) {
         self.directory = directory
@@ -129,5 +134,6 @@ struct ApplyJSON: Encodable {
         findings = report.findings.map(PlanJSON.FindingJSON.init)
         frozen = report.frozen.map(\.description)
         diagnostics = specs.diagnostics.map(DiagnosticJSON.init)
+        pruneHold = report.pruneHold
     }
 }

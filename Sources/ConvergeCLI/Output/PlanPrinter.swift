@@ -7,8 +7,15 @@ enum PlanPrinter {
         for id in frozen {
             Swift.print("! \(id) is held at its last good spec: its file does not validate")
         }
+        if let hold = plan.pruneHold {
+            Swift.print("! Prunes are held: \(hold)")
+        }
         for finding in plan.findings {
-            Swift.print("! \(finding.id): \(finding.message)")
+            if finding.reason == "PruneHeld" {
+                Swift.print("! \(finding.id) is kept although no valid spec names it (prunes are held)")
+            } else {
+                Swift.print("! \(finding.id): \(finding.message)")
+            }
         }
         guard !plan.actions.isEmpty || !plan.heldBack.isEmpty else {
             if plan.isConverged {
@@ -82,6 +89,8 @@ struct PlanJSON: Encodable {
     var findings: [FindingJSON]
     var frozen: [String]
     var diagnostics: [DiagnosticJSON]
+    /// Why no destroy runs this pass (null when destroys may run).
+    var pruneHold: String?
 
     init(directory: String, report: PlanReport, specs: SpecSet) {
         self.directory = directory
@@ -91,6 +100,7 @@ struct PlanJSON: Encodable {
         findings = report.plan.findings.map(FindingJSON.init)
         frozen = report.desired.frozen.map(\.description)
         diagnostics = specs.diagnostics.map(DiagnosticJSON.init)
+        pruneHold = report.plan.pruneHold
     }
 
     static func action(_ a: Action) -> ActionJSON {

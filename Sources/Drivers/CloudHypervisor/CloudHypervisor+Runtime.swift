@@ -278,12 +278,29 @@ extension CloudHypervisor {
         }
 
         private func preflight() throws {
-            guard FileManager.default.isExecutableFile(atPath: binary) else {
-                throw StepFailure(step: "ch.preflight", message: "CH_BINARY \(binary) is not an executable file; install cloud-hypervisor or point CH_BINARY at it (the bundled simulator is .build/debug/cloud-hypervisor-sim)")
+            if let problem = missingVMMParts().first { throw StepFailure(step: "ch.preflight", message: problem) }
+        }
+
+        public func preflight(_ config: SandboxConfig) -> [String] {
+            var problems = missingVMMParts()
+            switch config.source {
+            case .image(let image):
+                do { _ = try images.resolve(image) } catch { problems.append("\(error)") }
+            case .snapshot, .fork:
+                problems.append("restoring from a snapshot and forking are not implemented in this version of Converge; use source.image")
+            }
+            return problems
+        }
+
+        private func missingVMMParts() -> [String] {
+            var problems: [String] = []
+            if !FileManager.default.isExecutableFile(atPath: binary) {
+                problems.append("CH_BINARY \(binary) is not an executable file; install cloud-hypervisor or point CH_BINARY at it (the bundled simulator is .build/debug/cloud-hypervisor-sim)")
             }
             if firmware == nil && !FileManager.default.fileExists(atPath: kernel) {
-                throw StepFailure(step: "ch.preflight", message: "kernel \(kernel) does not exist; set CH_KERNEL_PATH (or CH_FIRMWARE_PATH)")
+                problems.append("kernel \(kernel) does not exist; set CH_KERNEL_PATH (or CH_FIRMWARE_PATH)")
             }
+            return problems
         }
 
         /// Starts `cloud-hypervisor --api-socket path=SOCK` in its own process group and
@@ -378,9 +395,14 @@ extension CloudHypervisor {
                 try await setBalloon(name, to: Quantity(bytes: 0), journal: journal)
             }
             try await journal.step(.chVMResize) { try await client(meta).resize(resize) }
-            let info = try await journal.step(.chVerify) { try await client(meta).info() }
-            if let vcpus = resize.desired_vcpus, info.config.cpus.boot_vcpus != vcpus {
-                throw StepFailure(step: "ch.verify", message: "asked for \(vcpus) vCPUs, the VM reports \(info.config.cpus.boot_vcpus)")
+            try await journal.step(.chVerify) {
+                let info = try await client(meta).infoSummary()
+                if let vcpus = resize.desired_vcpus, info.config.cpus.boot_vcpus != vcpus {
+                    throw StepFailure(step: "ch.verify", message: "asked for \(vcpus) vCPUs, the VM reports \(info.config.cpus.boot_vcpus)")
+                }
+                if let ram = resize.desired_ram, info.allocatedMemory != ram {
+                    throw StepFailure(step: "ch.verify", message: "asked for \(Quantity(bytes: ram)) of memory, the VM reports \(Quantity(bytes: info.allocatedMemory))")
+                }
             }
             meta.config = config
             try await journal.step(.sandboxRecordUpdate) { try meta.write(to: layout.metadata(name)) }

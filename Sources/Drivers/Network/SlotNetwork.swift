@@ -459,7 +459,7 @@ public actor SlotNetwork: HostNetwork {
             """
         }
         let commands = text
-        try await NetworkNamespace.runInRoot { try NFTables.run(commands) }
+        _ = try await NetworkNamespace.runInRoot { try NFTables.run(commands) }
         try updateForwarding(needed: !natSubnets.isEmpty)
     }
 

@@ -14,11 +14,24 @@ public final class CrashHook: Sendable {
 
     init(spec: String?) {
         guard let spec, !spec.isEmpty else { target = nil; return }
+        // N and the phase are both optional, so `STEP:after` names the phase, not N.
         let parts = spec.split(separator: ":").map(String.init)
-        let occurrence = parts.count > 1 ? Int(parts[1]) ?? 1 : 1
-        let phase = parts.count > 2 ? Phase(rawValue: parts[2]) ?? .before : .before
-        target = (parts[0], occurrence, phase)
+        var occurrence = 1
+        var phase = Phase.before
+        for part in parts.dropFirst() {
+            if let n = Int(part), n > 0 {
+                occurrence = n
+            } else if let p = Phase(rawValue: part) {
+                phase = p
+            } else {
+                FileHandle.standardError.write(Data("converge: CONVERGE_CRASH_AT=\(spec): '\(part)' is neither a count nor before/after; ignored\n".utf8))
+            }
+        }
+        target = (parts.first ?? "", occurrence, phase)
     }
+
+    /// The step, occurrence and phase this hook fires at (for tests).
+    var describedTarget: String? { target.map { "\($0.step):\($0.occurrence):\($0.phase.rawValue)" } }
 
     func check(step: String, phase: Phase) {
         guard let target, target.step == step, target.phase == phase else { return }

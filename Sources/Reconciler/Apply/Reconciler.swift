@@ -63,11 +63,16 @@ public actor Reconciler {
         let stored = try await store.specHeaders()
         var resources = specs.resources
         var frozen: [ResourceID] = []
-        for (id, header) in stored where resources[id] == nil {
-            if specs.declaredInInvalidFiles.contains(id) || specs.invalidFiles.contains(header.file),
-               let spec = try await store.lastGoodSpec(id) {
-                resources[id] = spec.resource
-                frozen.append(id)
+        var unreadable: [StoredSpecUnreadable] = []
+        for (id, header) in stored.sorted(by: { $0.key < $1.key }) where resources[id] == nil {
+            guard specs.declaredInInvalidFiles.contains(id) || specs.invalidFiles.contains(header.file) else { continue }
+            do {
+                if let spec = try await store.lastGoodSpec(id) {
+                    resources[id] = spec.resource
+                    frozen.append(id)
+                }
+            } catch let error as StoredSpecUnreadable {
+                unreadable.append(error)
             }
         }
         var generations = stored.mapValues(\.generation)
@@ -75,7 +80,22 @@ public actor Reconciler {
             if let header = stored[id], header.hash == resource.contentHash { continue }
             generations[id] = (stored[id]?.generation ?? 0) + 1
         }
-        return DesiredState(resources: resources, frozen: frozen.sorted(), generations: generations)
+        return DesiredState(resources: resources, frozen: frozen.sorted(), generations: generations, unreadable: unreadable,
+                            pruneHold: Self.pruneHold(specs, unreadable: unreadable))
+    }
+
+    /// While any spec file cannot be read, parsed or validated, what it declared is unknown,
+    /// whatever the database holds (it may be new, or lost): nothing is destroyed.
+    static func pruneHold(_ specs: SpecSet, unreadable: [StoredSpecUnreadable]) -> String? {
+        if !specs.invalidFiles.isEmpty {
+            let files = specs.invalidFiles.sorted()
+            let named = files.prefix(3).joined(separator: ", ") + (files.count > 3 ? " and \(files.count - 3) more" : "")
+            return "\(named) \(files.count == 1 ? "does" : "do") not load, so what \(files.count == 1 ? "it declares" : "they declare") is unknown; nothing is destroyed until every spec file loads (fix the errors above)"
+        }
+        if let first = unreadable.first {
+            return "\(first); nothing is destroyed until it is readable or its file is fixed"
+        }
+        return nil
     }
 
     /// Observes and plans; changes nothing.
@@ -83,12 +103,16 @@ public actor Reconciler {
         let desired = try await desired(from: specs)
         let observed = try await observe()
         try checkNotEmpty(specs, desired, observed, options)
-        let plan = Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: options.plan)
+        var planOptions = options.plan
+        planOptions.pruneHold = desired.pruneHold
+        let plan = await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions),
+                                     observed: observed)
         return PlanReport(plan: plan, desired: desired, observed: observed)
     }
 
     private func checkNotEmpty(_ specs: SpecSet, _ desired: DesiredState, _ observed: ObservedState, _ options: ApplyOptions) throws {
-        if desired.resources.isEmpty && !observed.isEmpty && !options.allowEmpty {
+        // Held prunes destroy nothing, so there is nothing to refuse.
+        if desired.resources.isEmpty && !observed.isEmpty && !options.allowEmpty && desired.pruneHold == nil {
             throw ReconcileError.emptySpecs(directory: specs.directory, existing: observed.count)
         }
     }
@@ -115,6 +139,10 @@ public actor Reconciler {
             try await store.record(Event(id: id, type: .warning, reason: "SpecInvalid",
                                          message: "held at its last good spec: \(first?.description ?? "its file does not validate")"))
         }
+        for unreadable in desired.unreadable {
+            try await store.record(Event(id: unreadable.id, type: .warning, reason: "StoredSpecUnreadable",
+                                         message: "\(unreadable); its file does not validate either, so it is left as it is"))
+        }
 
         var outcomes: [ActionOutcome] = []
         var failed: [ResourceID: String] = [:]
@@ -135,7 +163,9 @@ public actor Reconciler {
             // The prune guard holds for the whole pass, not for each round of it.
             var planOptions = options.plan
             planOptions.maxDestroy = max(0, destroyBudget - destroyed)
-            plan = Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions)
+            planOptions.pruneHold = desired.pruneHold
+            plan = await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions),
+                                     observed: observed)
             for finding in plan.findings where reportedFindings.insert("\(finding.id)|\(finding.reason)").inserted {
                 findings.append(finding)
                 progress(.finding(finding))
@@ -157,7 +187,8 @@ public actor Reconciler {
         try await recordConditions(desired: desired, plan: plan, failed: failed)
         try await store.endPass(pass, outcome: converged ? "converged" : "not-converged", actions: outcomes.count)
         return ApplyReport(converged: converged, iterations: iterations, outcomes: outcomes, heldBack: plan.heldBack,
-                           findings: findings, failed: failed, remaining: remaining, frozen: desired.frozen, observed: observed)
+                           findings: findings, failed: failed, remaining: remaining, frozen: desired.frozen,
+                           pruneHold: desired.pruneHold, observed: observed)
     }
 
     /// Runs `actions` as a graph: an action starts once the actions it depends on (and
@@ -239,6 +270,13 @@ public actor Reconciler {
                 set("Ready", true, "Converged", "matches its spec")
                 set("Progressing", false, "Converged", "")
                 set("Degraded", false, "Converged", "")
+            }
+        }
+        // What no spec names but is kept (held prunes, the prune guard) says why, too.
+        for id in Set(blocked.keys).union(held).subtracting(desired.resources.keys).sorted() {
+            let why = blocked[id].map { ($0.reason, $0.message) } ?? ("HeldBack", "held back by the prune guard; raise --max-destroy or pass --force")
+            for type in ["Ready", "Progressing", "Degraded"] {
+                rows.append((id, Condition(type: type, status: type == "Degraded", reason: why.0, message: why.1, observedGeneration: 0)))
             }
         }
         try await store.setConditions(rows)

@@ -6,6 +6,10 @@ public struct DesiredState: Sendable {
     public var resources: [ResourceID: Resource]
     public var frozen: [ResourceID]
     public var generations: [ResourceID: Int]
+    /// Resources of invalid files whose stored last good spec does not decode either.
+    public var unreadable: [StoredSpecUnreadable] = []
+    /// Why no destroy may run this pass, if one may not (see `PlanOptions.pruneHold`).
+    public var pruneHold: String?
 }
 
 /// Progress of an apply, for a terminal or a log.
@@ -42,6 +46,8 @@ public struct ApplyReport: Sendable {
     public var failed: [ResourceID: String]
     public var remaining: [Action]
     public var frozen: [ResourceID]
+    /// Why this pass destroyed nothing, if it was held (see `PlanOptions.pruneHold`).
+    public var pruneHold: String?
     /// The host as last observed in this pass.
     public var observed: ObservedState
 }

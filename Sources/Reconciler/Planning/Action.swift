@@ -92,11 +92,14 @@ public struct Plan: Sendable, Equatable, Codable {
     public var actions: [Action]
     public var heldBack: [Action]
     public var findings: [Finding]
+    /// Why every destroy of this pass is held (`PruneHeld` findings name them), if they are.
+    public var pruneHold: String?
 
-    public init(actions: [Action] = [], heldBack: [Action] = [], findings: [Finding] = []) {
+    public init(actions: [Action] = [], heldBack: [Action] = [], findings: [Finding] = [], pruneHold: String? = nil) {
         self.actions = actions
         self.heldBack = heldBack
         self.findings = findings
+        self.pruneHold = pruneHold
     }
 
     public var isEmpty: Bool { actions.isEmpty }

@@ -6,10 +6,14 @@ public struct PlanOptions: Sendable, Equatable {
     public var maxDestroy: Int?
     /// Lifts the prune guard.
     public var force: Bool
+    /// Why no destroy may run this pass, whatever `force` says: some spec file does not
+    /// load, so what it declares is unknown (a failed build prunes nothing, as in Flux).
+    public var pruneHold: String?
 
-    public init(maxDestroy: Int? = nil, force: Bool = false) {
+    public init(maxDestroy: Int? = nil, force: Bool = false, pruneHold: String? = nil) {
         self.maxDestroy = maxDestroy
         self.force = force
+        self.pruneHold = pruneHold
     }
 }
 
@@ -45,11 +49,11 @@ public enum Planner {
                 actions += snapshotActions(resource, spec, observed.snapshots[resource.name])
             }
         }
-        let (destroys, destroyFindings) = Pruning.destroys(desired: desired, observed: observed)
+        let (destroys, destroyFindings) = Pruning.destroys(desired: desired, observed: observed, hold: options.pruneHold)
         findings += destroyFindings
         actions += destroys
         let guarded = Pruning.guardDestroys(actions, sandboxCount: observed.sandboxes.count, options: options)
-        return Plan(actions: guarded.kept, heldBack: guarded.heldBack, findings: findings)
+        return Plan(actions: guarded.kept, heldBack: guarded.heldBack, findings: findings, pruneHold: options.pruneHold)
     }
 
     /// Pools and policies: create when not applied, update when the spec changed.

@@ -2,7 +2,16 @@ import Resources
 
 /// Destroys of what no spec names, and the prune guard that caps them (CONTRACT §4).
 enum Pruning {
-    static func destroys(desired: [ResourceID: Resource], observed: ObservedState) -> ([Action], [Finding]) {
+    /// - Parameter hold: why nothing may be destroyed this pass (a spec file that does not
+    ///   load may declare what looks unnamed); each destroy becomes a `PruneHeld` finding.
+    static func destroys(desired: [ResourceID: Resource], observed: ObservedState, hold: String? = nil) -> ([Action], [Finding]) {
+        let (actions, findings) = unguardedDestroys(desired: desired, observed: observed)
+        guard let hold else { return (actions, findings) }
+        let held = actions.map { Finding($0.id, .blocked, reason: "PruneHeld", message: "kept although no valid spec names it: \(hold)") }
+        return ([], findings + held)
+    }
+
+    private static func unguardedDestroys(desired: [ResourceID: Resource], observed: ObservedState) -> ([Action], [Finding]) {
         var actions: [Action] = []
         var findings: [Finding] = []
         var doomedSandboxes: [String] = []

@@ -23,14 +23,21 @@ enum SandboxDiff {
         // transition below, from the recorded config.
         let resizable = observed.vm == .running || observed.vm == .paused
 
-        // 1. Identity: another runtime or source is another VM, and another disk.
-        if applied.runtime != desired.runtime || applied.source != desired.source {
-            let field = applied.runtime != desired.runtime ? "runtime" : "source"
-            let change = applied.runtime != desired.runtime
-                ? Change("runtime", from: applied.runtime.rawValue, to: desired.runtime.rawValue)
-                : Change("source", from: "\(applied.source)", to: "\(desired.source)")
-            result.actions.append(Action(id, .replace, reason: "\(field) changed (forces replacement; the disk is rebuilt from the new source)",
-                                         changes: [change], dependsOn: needs, config: desired, targetState: spec.state, keepsDisk: false))
+        // 1. Identity: another source is another disk (CONTRACT §1); another runtime is
+        //    another VM on the same disk.
+        if applied.source != desired.source {
+            var changes = [Change("source", from: "\(applied.source)", to: "\(desired.source)")]
+            if applied.runtime != desired.runtime { changes.append(Change("runtime", from: applied.runtime.rawValue, to: desired.runtime.rawValue)) }
+            result.actions.append(Action(id, .replace, reason: "source changed (forces replacement; the disk is rebuilt from the new source)",
+                                         changes: changes, dependsOn: needs, config: desired, targetState: spec.state, keepsDisk: false))
+            return result
+        }
+        if applied.runtime != desired.runtime && observed.diskExists {
+            var replacement = desired
+            replacement.disk = max(applied.disk, desired.disk)  // the kept disk never shrinks
+            result.actions.append(Action(id, .replace, reason: "runtime changed (forces replacement; the disk is kept)",
+                                         changes: [Change("runtime", from: applied.runtime.rawValue, to: desired.runtime.rawValue)],
+                                         dependsOn: needs, config: replacement, targetState: spec.state, keepsDisk: true))
             return result
         }
         if !observed.diskExists {

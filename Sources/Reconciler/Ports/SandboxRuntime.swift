@@ -11,6 +11,11 @@ public protocol SandboxRuntime: Sendable {
     /// Every sandbox of this runtime that Converge owns on the host, live or not.
     func observe() async throws -> [ObservedSandbox]
 
+    /// What this host lacks to build `config` (its VMM binary, kernel, image, …), one
+    /// sentence each saying what to do; empty when nothing is missing. Asked before a
+    /// replacement destroys anything and before a create records anything.
+    func preflight(_ config: SandboxConfig) async -> [String]
+
     /// Records the sandbox, makes its disk and brings it to `state`.
     /// - Parameter reuseDisk: keep an existing disk (replacement that keeps data).
     func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws

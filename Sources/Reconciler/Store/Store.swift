@@ -65,12 +65,18 @@ public actor Store {
         return result
     }
 
-    /// The stored spec of one resource, decoded.
+    /// The stored spec of one resource, decoded; nil when none is stored.
+    /// - Throws: `StoredSpecUnreadable` when one is stored but no longer decodes (written by
+    ///   another version, or damaged): never read as "no spec", which would mean "destroy".
     public func lastGoodSpec(_ id: ResourceID) throws -> StoredSpec? {
         guard let row = try db.rows("SELECT resource_json, generation, hash FROM specs WHERE kind = ? AND name = ?",
-                                    [.text(id.kind.rawValue), .text(id.name)]).first,
-              let json = row[0].text, let resource = try? decoder.decode(Resource.self, from: Data(json.utf8)) else { return nil }
-        return StoredSpec(resource: resource, generation: Int(row[1].integer ?? 1), hash: row[2].text ?? "")
+                                    [.text(id.kind.rawValue), .text(id.name)]).first else { return nil }
+        do {
+            let resource = try decoder.decode(Resource.self, from: Data((row[0].text ?? "").utf8))
+            return StoredSpec(resource: resource, generation: Int(row[1].integer ?? 1), hash: row[2].text ?? "")
+        } catch {
+            throw StoredSpecUnreadable(id: id, reason: "\(error)")
+        }
     }
 
     public func lastGoodSpecs() throws -> [ResourceID: StoredSpec] {
@@ -230,4 +236,11 @@ public actor Store {
         }
         return result
     }
+}
+
+/// A stored last good spec that no longer decodes.
+public struct StoredSpecUnreadable: Error, Sendable, CustomStringConvertible {
+    public var id: ResourceID
+    public var reason: String
+    public var description: String { "the stored last good spec of \(id) cannot be read (\(reason))" }
 }
