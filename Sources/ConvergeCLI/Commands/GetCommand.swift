@@ -97,6 +97,13 @@ struct BalloonJSON: Encodable {
 }
 
 enum StatusRows {
+    /// What no spec names says why it is still here (held prunes, the prune guard), or
+    /// just that; a stale "Converged" from when it was wanted says nothing.
+    static func unnamedReason(_ ready: Condition?) -> String {
+        guard let ready, !ready.status, ready.reason != "Converged" else { return "NotInSpecs" }
+        return ready.reason
+    }
+
     static func collect(_ wiring: Wiring, kinds: [ResourceKind], observed known: ObservedState? = nil) async throws -> [StatusRow] {
         let specs = try await wiring.store.lastGoodSpecs()
         let observed: ObservedState
@@ -118,7 +125,7 @@ enum StatusRows {
                 let ready = conds.first { $0.type == "Ready" }
                 var row = StatusRow(kind: kind.rawValue, name: name, generation: spec?.generation, file: spec?.resource.origin.file,
                                     applied: false, ready: ready.map { $0.status ? "True" : "False" } ?? "Unknown",
-                                    reason: spec == nil ? "NotInSpecs" : (ready?.reason ?? "NotApplied"),
+                                    reason: spec == nil ? Self.unnamedReason(ready) : (ready?.reason ?? "NotApplied"),
                                     conditions: conds.map {
                                         .init(type: $0.type, status: $0.status ? "True" : "False", reason: $0.reason, message: $0.message,
                                               observedGeneration: $0.observedGeneration, lastTransitionTime: $0.changedAt)
