@@ -40,6 +40,12 @@ public actor FakeRuntime: SandboxRuntime {
         return ["base image '\(image)' not found"]
     }
 
+    /// Paths a crash left behind in this fake host; `removeLeftovers` clears them.
+    public private(set) var leftoverPaths: [String] = []
+    public func leaveBehind(_ path: String) { leftoverPaths.append(path) }
+    public func leftovers() -> [String] { leftoverPaths }
+    public func removeLeftovers() { leftoverPaths = [] }
+
     public func observe() throws -> [ObservedSandbox] {
         Array(sandboxes.values).sorted { $0.name < $1.name }
     }

@@ -9,7 +9,9 @@ final class CLIHarness: @unchecked Sendable {
     let specs: String
     let state: String
     /// Network objects of this run start with it, so tests never touch another run's.
-    let netPrefix = "c" + String((0..<4).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+    let netPrefix: String
+    /// Another harness made the prefix and cleans up its objects.
+    private let borrowsPrefix: Bool
     /// Its own 10.X.0.0/16, so harnesses of suites running in parallel never share addresses.
     let subnetOctet = Int.random(in: 100...199)
     var subnet: String { "10.\(subnetOctet).0.0/16" }
@@ -21,7 +23,11 @@ final class CLIHarness: @unchecked Sendable {
         var output: String { stdout + stderr }
     }
 
-    init() throws {
+    /// - Parameter prefix: another harness's network prefix, to play a second state
+    ///   directory on the same host (that harness removes the prefix's objects).
+    init(sharingPrefixOf other: CLIHarness? = nil) throws {
+        netPrefix = other?.netPrefix ?? "c" + String((0..<4).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+        borrowsPrefix = other != nil
         root = "/tmp/cvg-cli-\(UUID().uuidString.prefix(8).lowercased())"
         specs = "\(root)/specs"
         state = "\(root)/state"
@@ -48,7 +54,7 @@ final class CLIHarness: @unchecked Sendable {
         try? FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         _ = converge("apply", empty, "--allow-empty", "--force")
         for pid in vmmPIDs() { kill(pid, SIGKILL) }
-        NetworkCleanup.remove(prefix: netPrefix)
+        if !borrowsPrefix { NetworkCleanup.remove(prefix: netPrefix) }
         try? FileManager.default.removeItem(atPath: root)
     }
 
@@ -141,6 +147,7 @@ enum NetworkCleanup {
         for ns in namespaces where ns.hasPrefix(prefix + "-") { _ = CLIHarness.exec([tool("ip"), "netns", "delete", ns]) }
         for link in links() where link.hasPrefix(prefix) { _ = CLIHarness.exec([tool("ip"), "link", "delete", link]) }
         _ = CLIHarness.exec([tool("nft"), "delete", "table", "ip", "converge_\(prefix)"])
+        try? FileManager.default.removeItem(atPath: "/run/converge/prefixes/\(prefix)")
     }
 
     /// A system tool's path.

@@ -25,7 +25,7 @@ struct PlanCommand: Command {
         if global.json {
             try Output.json(PlanJSON(directory: directory, report: report, specs: specs))
         } else {
-            PlanPrinter.print(report.plan, frozen: report.desired.frozen, directory: directory)
+            PlanPrinter.print(report.plan, frozen: report.desired.frozen, directory: directory, leftovers: report.leftovers)
         }
         if !specs.isValid { throw ExitCode.failure }
         if !report.plan.isConverged { throw ExitCode(2) }

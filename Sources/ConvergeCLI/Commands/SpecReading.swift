@@ -11,7 +11,7 @@ enum SpecReading {
         if !quiet {
             for text in specs.renderedDiagnostics { Output.progress(text) }
             if !specs.isValid {
-                Output.progress("\(specs.diagnostics.count) error\(specs.diagnostics.count == 1 ? "" : "s") in \(specs.invalidFiles.count) file\(specs.invalidFiles.count == 1 ? "" : "s"); their resources are held at their last good spec, and nothing is destroyed until every file loads")
+                Output.progress("\(specs.diagnostics.count) error\(specs.diagnostics.count == 1 ? "" : "s") in \(specs.invalidFiles.count) file\(specs.invalidFiles.count == 1 ? "" : "s"); their resources are held at their last good spec, and no resource is removed until every file loads")
             }
         }
         return specs

@@ -3,7 +3,10 @@ import Resources
 
 /// The person-readable plan: one line per action with its symbol, then its changes.
 enum PlanPrinter {
-    static func print(_ plan: Plan, frozen: [ResourceID], directory: String) {
+    static func print(_ plan: Plan, frozen: [ResourceID], directory: String, leftovers: [String] = []) {
+        for path in leftovers {
+            Swift.print("! leftover \(path) belongs to no sandbox; apply removes it")
+        }
         for id in frozen {
             Swift.print("! \(id) is held at its last good spec: its file does not validate")
         }
@@ -91,6 +94,8 @@ struct PlanJSON: Encodable {
     var diagnostics: [DiagnosticJSON]
     /// Why no destroy runs this pass (null when destroys may run).
     var pruneHold: String?
+    /// Files that belong to nothing; apply removes them.
+    var leftovers: [String]
 
     init(directory: String, report: PlanReport, specs: SpecSet) {
         self.directory = directory
@@ -101,6 +106,7 @@ struct PlanJSON: Encodable {
         frozen = report.desired.frozen.map(\.description)
         diagnostics = specs.diagnostics.map(DiagnosticJSON.init)
         pruneHold = report.plan.pruneHold
+        leftovers = report.leftovers
     }
 
     static func action(_ a: Action) -> ActionJSON {

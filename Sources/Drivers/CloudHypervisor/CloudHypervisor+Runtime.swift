@@ -66,13 +66,10 @@ extension CloudHypervisor {
             }
         }
 
-        /// One sandbox as it is now, or nil when its directory holds no metadata (an empty
-        /// directory left by a crash is removed; anything else is not ours to touch).
+        /// One sandbox as it is now, or nil when its directory holds no metadata (a leftover
+        /// when empty; anything else is not ours to touch).
         func observe(_ name: String) async -> ObservedSandbox? {
-            guard let meta = Metadata.read(layout.metadata(name)) else {
-                rmdir(layout.directory(name))  // only succeeds when empty
-                return nil
-            }
+            guard let meta = Metadata.read(layout.metadata(name)) else { return nil }
             let live = await liveState(name, meta)
             var balloon: ObservedBalloon?
             if let info = live.info {
@@ -84,7 +81,7 @@ extension CloudHypervisor {
                                    process: live.process, liveCpus: live.info?.config.cpus.boot_vcpus,
                                    liveMemory: live.info.map { Quantity(bytes: $0.allocatedMemory) },
                                    diskExists: FileManager.default.fileExists(atPath: layout.disk(name)), slot: meta.slot,
-                                   balloon: balloon)
+                                   balloon: balloon, misplaced: live.misplaced)
         }
 
         /// The guest's own memory use and capacity, from its agent (docs/guest-agent.md §2).
@@ -107,6 +104,7 @@ extension CloudHypervisor {
             var state: VMState
             var process: ProcessIdentity?
             var info: VmInfoSummary?
+            var misplaced: String?
         }
 
         /// Liveness is pid + start time + an answer on the socket, never a bare pid.
@@ -120,6 +118,11 @@ extension CloudHypervisor {
                     return LiveState(state: .absent)
                 }
                 process = identity
+            }
+            if let slot = meta.slot, let pid = process?.pid, !NetworkNamespace.contains(pid: pid, slot.namespace) {
+                // Its addresses would route to whatever now holds that name: not to be trusted.
+                return LiveState(state: .unresponsive, process: process,
+                                 misplaced: "the VMM (pid \(pid)) does not run in its slot's network namespace \(slot.namespace) (deleted or made again by someone else); it is restarted there")
             }
             do {
                 let info = try await client.infoSummary()
@@ -138,6 +141,21 @@ extension CloudHypervisor {
             case "Paused": .paused
             case "Shutdown": .shutdown
             default: .unknown(raw)
+            }
+        }
+
+        // MARK: - Leftovers
+
+        /// Empty sandbox directories: a crash between making one and recording in it.
+        public func leftovers() -> [String] {
+            layout.sandboxDirectoryNames().map(layout.directory).filter { dir in
+                (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true
+            }
+        }
+
+        public func removeLeftovers() throws {
+            for dir in leftovers() where rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY {
+                throw SystemError(call: "rmdir(\(dir))", code: errno)
             }
         }
 

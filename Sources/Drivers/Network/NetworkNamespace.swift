@@ -22,6 +22,14 @@ enum NetworkNamespace {
         return pinned.st_dev == nsfs.st_dev
     }
 
+    /// Whether process `pid` runs in the namespace pinned as `name` (same nsfs inode): a
+    /// namespace deleted and made again under the same name is another namespace.
+    static func contains(pid: Int32, _ name: String) -> Bool {
+        var pinned = stat(), own = stat()
+        guard stat(path(name), &pinned) == 0, stat("/proc/\(pid)/ns/net", &own) == 0 else { return false }
+        return pinned.st_dev == own.st_dev && pinned.st_ino == own.st_ino
+    }
+
     /// Names under /run/netns that start with `prefix`.
     static func list(prefix: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(prefix) }.sorted()

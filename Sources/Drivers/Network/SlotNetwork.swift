@@ -62,6 +62,16 @@ public actor SlotNetwork: HostNetwork {
     private func slotPath(_ pool: String, _ index: Int) -> String { "\(slotsDirectory)/\(pool)-\(index).json" }
     private var tableName: String { prefix == "cvg" ? "converge" : "converge_\(prefix)" }
 
+    /// Host-wide ownership of `prefix`: checked before reading the host, taken before
+    /// changing it, given back with the last pool.
+    private var ownership: PrefixClaim { PrefixClaim(prefix: prefix, recordsDirectory: directory) }
+    private var ownsPrefix = false
+    private func takePrefix() throws {
+        guard !ownsPrefix else { return }
+        try ownership.take()
+        ownsPrefix = true
+    }
+
     // MARK: - Records
 
     /// Pool records, read from disk once (like slot records: this actor is their only writer).
@@ -70,7 +80,6 @@ public actor SlotNetwork: HostNetwork {
     private func pools() -> [String: PoolRecord] {
         if let poolCache { return poolCache }
         var loaded: [String: PoolRecord] = [:]
-        AtomicFile.removeAbandonedTemporaries(in: poolsDirectory)
         for file in (try? FileManager.default.contentsOfDirectory(atPath: poolsDirectory)) ?? [] where file.hasSuffix(".json") {
             if let data = FileManager.default.contents(atPath: "\(poolsDirectory)/\(file)"),
                let record = try? JSONDecoder().decode(PoolRecord.self, from: data) { loaded[record.name] = record }
@@ -81,6 +90,9 @@ public actor SlotNetwork: HostNetwork {
 
     private func write(_ pool: PoolRecord) throws {
         try FileManager.default.createDirectory(atPath: poolsDirectory, withIntermediateDirectories: true)
+        // Reading records changes nothing (plan reads them too); the first write sweeps
+        // what a killed writer left.
+        if !temporariesSwept { sweepTemporaries() }
         try AtomicFile.write(try JSONEncoder().encode(pool), to: poolPath(pool.name))
         _ = pools()
         poolCache![pool.name] = pool
@@ -95,7 +107,6 @@ public actor SlotNetwork: HostNetwork {
     private func slots(of pool: String? = nil) -> [SlotRecord] {
         if cache == nil {
             var loaded: [String: SlotRecord] = [:]
-            AtomicFile.removeAbandonedTemporaries(in: slotsDirectory)
             for file in (try? FileManager.default.contentsOfDirectory(atPath: slotsDirectory)) ?? [] where file.hasSuffix(".json") {
                 if let data = FileManager.default.contents(atPath: "\(slotsDirectory)/\(file)"),
                    let record = try? JSONDecoder().decode(SlotRecord.self, from: data) {
@@ -109,7 +120,15 @@ public actor SlotNetwork: HostNetwork {
 
     private var slotsDirectoryMade = false
 
+    private var temporariesSwept = false
+    private func sweepTemporaries() {
+        AtomicFile.removeAbandonedTemporaries(in: poolsDirectory)
+        AtomicFile.removeAbandonedTemporaries(in: slotsDirectory)
+        temporariesSwept = true
+    }
+
     private func write(_ slot: SlotRecord) throws {
+        if !temporariesSwept { sweepTemporaries() }
         if !slotsDirectoryMade {
             try FileManager.default.createDirectory(atPath: slotsDirectory, withIntermediateDirectories: true)
             slotsDirectoryMade = true
@@ -134,6 +153,7 @@ public actor SlotNetwork: HostNetwork {
 
     public func observePools() async throws -> [String: ObservedPool] {
         await settle()
+        if !pools().isEmpty && !ownsPrefix { try ownership.check() }
         var result: [String: ObservedPool] = [:]
         for (name, pool) in pools() {
             let layout = SlotLayout(prefix: prefix, pool: name, spec: pool.spec)
@@ -198,6 +218,7 @@ public actor SlotNetwork: HostNetwork {
     public func ensurePool(_ name: String, spec: TapPoolSpec, journal: StepJournal) async throws {
         await settle()
         let layout = SlotLayout(prefix: prefix, pool: name, spec: spec)
+        try takePrefix()
         if let clash = pools().values.first(where: { $0.name != name && SlotLayout(prefix: prefix, pool: $0.name, spec: $0.spec).tag == layout.tag }) {
             throw StepFailure(step: "network.pool.record", message: "pools \(name) and \(clash.name) hash to the same interface tag \(layout.tag); rename one of them")
         }
@@ -259,6 +280,7 @@ public actor SlotNetwork: HostNetwork {
             throw StepFailure(step: "network.pool.remove", message: "pool \(name) still has \(claimed.count) claimed slot(s) (sandbox \(user)); destroy those sandboxes first")
         }
         guard let record = pools()[name] else { return }
+        try takePrefix()
         removing.insert(name)
         defer { removing.remove(name) }
         let layout = SlotLayout(prefix: prefix, pool: name, spec: record.spec)
@@ -269,6 +291,10 @@ public actor SlotNetwork: HostNetwork {
         // The rules first, the record last: a crash in between leaves the record to find.
         try await journal.step(.natApply) { try await applyHostRules(excluding: name) }
         try await journal.step(.poolRemove) { try forgetPool(name) }
+        if pools().isEmpty {
+            try ownership.release()
+            ownsPrefix = false
+        }
     }
 
     // MARK: - Claims
@@ -277,6 +303,7 @@ public actor SlotNetwork: HostNetwork {
         guard let record = pools()[pool] else {
             throw StepFailure(step: "network.slot.claim", message: "pool \(pool) is not applied yet")
         }
+        try takePrefix()
         let layout = SlotLayout(prefix: prefix, pool: pool, spec: record.spec)
         let current = SlotLayout.key(record.spec)
         if var mine = slots(of: pool).first(where: { $0.claimedBy == sandbox }) {
@@ -314,6 +341,7 @@ public actor SlotNetwork: HostNetwork {
     /// record is found and the slot destroyed then.
     public func release(sandbox: String, journal: StepJournal) async throws {
         guard var slot = slots().first(where: { $0.claimedBy == sandbox }), let record = pools()[slot.pool] else { return }
+        try takePrefix()
         slot.claimedBy = nil
         slot.ready = false
         slot.retired = true

@@ -90,10 +90,10 @@ public actor Reconciler {
         if !specs.invalidFiles.isEmpty {
             let files = specs.invalidFiles.sorted()
             let named = files.prefix(3).joined(separator: ", ") + (files.count > 3 ? " and \(files.count - 3) more" : "")
-            return "\(named) \(files.count == 1 ? "does" : "do") not load, so what \(files.count == 1 ? "it declares" : "they declare") is unknown; nothing is destroyed until every spec file loads (fix the errors above)"
+            return "\(named) \(files.count == 1 ? "does" : "do") not load, so what \(files.count == 1 ? "it declares" : "they declare") is unknown; no resource is removed until every spec file loads (fix the errors above)"
         }
         if let first = unreadable.first {
-            return "\(first); nothing is destroyed until it is readable or its file is fixed"
+            return "\(first); no resource is removed until it is readable or its file is fixed"
         }
         return nil
     }
@@ -107,7 +107,9 @@ public actor Reconciler {
         planOptions.pruneHold = desired.pruneHold
         let plan = await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions),
                                      observed: observed)
-        return PlanReport(plan: plan, desired: desired, observed: observed)
+        var leftovers: [String] = []
+        for runtime in runtimes.values { leftovers += await runtime.leftovers() }
+        return PlanReport(plan: plan, desired: desired, observed: observed, leftovers: leftovers.sorted())
     }
 
     private func checkNotEmpty(_ specs: SpecSet, _ desired: DesiredState, _ observed: ObservedState, _ options: ApplyOptions) throws {
@@ -129,6 +131,7 @@ public actor Reconciler {
         defer { passInFlight = false }
 
         try await store.closeUnfinishedSteps()
+        for runtime in runtimes.values { try await runtime.removeLeftovers() }
         let desired = try await desired(from: specs)
         let pass = try await store.beginPass(command: "apply")
         try await store.recordSpecs(Array(specs.resources.values))

@@ -34,6 +34,9 @@ public struct PlanReport: Sendable {
     public var plan: Plan
     public var desired: DesiredState
     public var observed: ObservedState
+    /// What observation found that belongs to nothing (see `SandboxRuntime.leftovers`);
+    /// `apply` removes it.
+    public var leftovers: [String] = []
 }
 
 /// The result of `apply`.

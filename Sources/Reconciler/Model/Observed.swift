@@ -62,10 +62,14 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
     public var slot: NetworkSlot?
     /// Its balloon and the guest's memory, when the VM is booted.
     public var balloon: ObservedBalloon?
+    /// Why its VMM cannot be trusted although it answers: it runs outside its slot's
+    /// network namespace (then `vm` is `.unresponsive`, and a pass restarts it).
+    public var misplaced: String?
 
     public init(name: String, config: SandboxConfig, intendedState: PowerState, vm: VMState, process: ProcessIdentity? = nil,
                 liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true, slot: NetworkSlot? = nil,
-                balloon: ObservedBalloon? = nil) {
+                balloon: ObservedBalloon? = nil, misplaced: String? = nil) {
+        self.misplaced = misplaced
         self.slot = slot
         self.balloon = balloon
         self.name = name

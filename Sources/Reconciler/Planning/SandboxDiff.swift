@@ -11,7 +11,9 @@ enum SandboxDiff {
                         observedAll: ObservedState) -> Result {
         let id = ResourceID(.sandbox, name)
         var result = Result()
-        let needs = DependencyOrder.sandboxNeeds(pool: desired.networkPool, policy: desired.balloonPolicy, source: desired.source).filter { $0.kind != .tapPool || observedAll.pools[$0.name] == nil }
+        // A pool being applied or repaired goes first: a sandbox's slot may be what it repairs.
+        let needs = DependencyOrder.sandboxNeeds(pool: desired.networkPool, policy: desired.balloonPolicy, source: desired.source)
+            .filter { $0.kind != .tapPool || (observedAll.pools[$0.name]?.broken ?? 1) > 0 }
         guard let observed else {
             result.actions.append(Action(id, .create, reason: "not found on the host", dependsOn: needs,
                                          config: desired, targetState: spec.state))
@@ -127,6 +129,8 @@ enum SandboxDiff {
                                     message: "the VMM process exited while the sandbox should be \(observed.intendedState.rawValue)"))
         }
         switch vm {
+        case .unresponsive where observed.misplaced != nil:
+            findings.append(Finding(id, .drift, reason: "VMMOutsideSlot", message: observed.misplaced!))
         case .unresponsive:
             findings.append(Finding(id, .drift, reason: "VMMUnresponsive", message: "the VMM process lives but does not answer on its API socket"))
         case .shutdown:

@@ -16,6 +16,12 @@ public protocol SandboxRuntime: Sendable {
     /// replacement destroys anything and before a create records anything.
     func preflight(_ config: SandboxConfig) async -> [String]
 
+    /// Files of this runtime's naming that belong to no sandbox (an empty sandbox directory
+    /// a crash left), as paths. Observation reports them and changes nothing; `apply`
+    /// removes them with `removeLeftovers`, under the state directory's lock.
+    func leftovers() async -> [String]
+    func removeLeftovers() async throws
+
     /// Records the sandbox, makes its disk and brings it to `state`.
     /// - Parameter reuseDisk: keep an existing disk (replacement that keeps data).
     func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws
