@@ -26,6 +26,7 @@ struct SymlinkSwapTests {
         let seen = SwapTiming.passStart(after: swapped, passesBefore: passes, in: daemon)
         #expect(seen != nil, "no spec-change pass after the swap:\n\(daemon.log)")
         #expect(DaemonTests.until { DaemonTests.status(h, "web-1")?["memory"] as? String == "3Gi" }, "\(daemon.log)")
+        #expect(daemon.log.contains("\(root)/current now leads to \(sync.worktree("rev2"))"), "\(daemon.log)")
         if let seen { print("git-sync swap → pass start: \(String(format: "%.3f", seen))s") }
         #expect(daemon.stop(SIGTERM) == 0, "\(daemon.log)")
     }

@@ -47,6 +47,10 @@ public final class EventWaiter: @unchecked Sendable {
     /// The directories watched for the spec tree, by real path (for tests).
     var watchedDirectories: [String: SpecTreeWatch.Interest] { tree.watched }
 
+    /// Where the spec directory led (through its symlinks) when last resolved: at start and
+    /// after every `.specsChanged`; nil when it does not exist. Read it between waits.
+    public var specTreeRoot: String? { tree.root }
+
     /// Watches exactly `pids` for exit from now on.
     public func watchProcesses(_ pids: Set<Int32>) {
         lock.lock()

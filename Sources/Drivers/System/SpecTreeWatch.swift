@@ -44,11 +44,15 @@ final class SpecTreeWatch {
     /// The directories currently watched, by real path, with their interest (for tests and logs).
     private(set) var watched: [String: Interest] = [:]
 
+    /// The real path the spec directory resolved to at the last refresh; nil when it could not be reached.
+    private(set) var root: String?
+
     /// Resolves the tree again, watches what is now reached and stops watching the rest.
     /// Idempotent. A directory that vanishes in between is simply not watched: its
     /// parent's event brings the next refresh.
     func refresh() {
-        let plan = Self.plan(directory)
+        let (plan, root) = Self.plan(directory)
+        self.root = root
         var next: [Int32: Interest] = [:]
         var reached: [String: Interest] = [:]
         for (path, interest) in plan {
@@ -113,10 +117,11 @@ final class SpecTreeWatch {
     /// Every directory to watch for `directory`, by real path: the tree's directories
     /// (`.all`, names starting with `.` skipped as the spec loader skips them), and the
     /// directories holding the links on the way (`.names`).
-    static func plan(_ directory: String) -> [String: Interest] {
+    static func plan(_ directory: String) -> (watches: [String: Interest], root: String?) {
         var links: [String: Set<String>] = [:]
         var tree: Set<String> = []
-        var pending = resolve(directory, links: &links).map { [$0] } ?? []
+        let root = resolve(directory, links: &links)
+        var pending = root.map { [$0] } ?? []
         while let dir = pending.popLast() {
             guard tree.insert(dir).inserted else { continue }  // a link loop, or two links to one directory
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !entry.hasPrefix(".") {
@@ -136,7 +141,7 @@ final class SpecTreeWatch {
         }
         var plan = links.mapValues { Interest.names($0) }
         for dir in tree { plan[dir] = .all }
-        return plan
+        return (plan, root)
     }
 
     /// Follows `path` one component at a time, as the kernel does, and records in `links`
