@@ -67,7 +67,7 @@ struct RunCommand: Command {
         var balloonInterval: Double?
         var lastBalloonPass = Clock.now
         var treeRoot = waiter.specTreeRoot
-        Log.line("watching \(directory)\(treeRoot.map { $0 == directory ? "" : " (now \($0))" } ?? " (not there yet)"); resync every \(Int(resync))s")
+        Log.line("watching \(directory)\(treeRoot.map { $0 == directory ? "" : " (leads to \($0))" } ?? " (not there yet)"); resync every \(Int(resync))s")
         while !stopping.withLock({ $0 }) {
             let started = Date()
             // Every pass, failed or not, samples guest memory: the balloon loop's period
