@@ -87,6 +87,37 @@ struct SymlinkSwapTests {
         #expect(waiter.wait(timeout: 0) == .specsChanged)
     }
 
+    @Test("a host's directory below the link (current/hosts/NAME), with a shared directory linked in, follows the swap")
+    func hostDirectoryBelowTheLink() throws {
+        let root = "/tmp/cvg-swap-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sync = GitSyncLayout(root: "\(root)/git")
+        // One repository for many hosts: hosts/NAME/ per host, common/ linked into each.
+        func revision(_ name: String) throws {
+            let tree = sync.worktree(name)
+            try FileManager.default.createDirectory(atPath: "\(tree)/hosts/h1", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: "\(tree)/common", withIntermediateDirectories: true)
+            try "a: 1\n".write(toFile: "\(tree)/hosts/h1/a.yaml", atomically: true, encoding: .utf8)
+            try "pool: 1\n".write(toFile: "\(tree)/common/pool.yaml", atomically: true, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: "\(tree)/hosts/h1/common", withDestinationPath: "../../common")
+            try SwapFiles.swapLink("\(root)/git/current", to: ".worktrees/\(name)")
+        }
+        try revision("rev1")
+        let waiter = try EventWaiter(directory: "\(root)/git/current/hosts/h1")
+        #expect(waiter.watchedDirectories["\(sync.worktree("rev1"))/hosts/h1"] == .all)
+        #expect(waiter.watchedDirectories["\(sync.worktree("rev1"))/common"] == .all)
+        try "pool: 2\n".write(toFile: "\(sync.worktree("rev1"))/common/pool.yaml", atomically: false, encoding: .utf8)
+        #expect(waiter.wait(timeout: 0) == .specsChanged)
+
+        try revision("rev2")
+        #expect(waiter.wait(timeout: 5) == .specsChanged)
+        #expect(waiter.watchedDirectories["\(sync.worktree("rev2"))/hosts/h1"] == .all)
+        #expect(waiter.watchedDirectories["\(sync.worktree("rev2"))/common"] == .all)
+        #expect(!waiter.watchedDirectories.keys.contains { $0.hasPrefix(sync.worktree("rev1")) })
+        try "pool: 3\n".write(toFile: "\(sync.worktree("rev1"))/common/pool.yaml", atomically: false, encoding: .utf8)
+        #expect(waiter.wait(timeout: 0) == .timeout)
+    }
+
     @Test("a spec directory that does not exist yet is noticed when its link appears")
     func linkAppearsLater() throws {
         let root = "/tmp/cvg-swap-\(UUID().uuidString.prefix(8).lowercased())"
