@@ -66,7 +66,8 @@ struct RunCommand: Command {
         var reason = "start"
         var balloonInterval: Double?
         var lastBalloonPass = Clock.now
-        Log.line("watching \(directory); resync every \(Int(resync))s")
+        var treeRoot = waiter.specTreeRoot
+        Log.line("watching \(directory)\(treeRoot.map { $0 == directory ? "" : " (leads to \($0))" } ?? " (not there yet)"); resync every \(Int(resync))s")
         while !stopping.withLock({ $0 }) {
             let started = Date()
             // Every pass, failed or not, samples guest memory: the balloon loop's period
@@ -102,7 +103,13 @@ struct RunCommand: Command {
             let wake = try await Blocking.run { waiter.wait(timeout: timeout) }
             switch wake {
             case .signal: reason = "signal"
-            case .specsChanged: reason = "spec change"
+            case .specsChanged:
+                reason = "spec change"
+                // A sync engine swapped a symlink: say which revision the daemon now reads.
+                if waiter.specTreeRoot != treeRoot {
+                    treeRoot = waiter.specTreeRoot
+                    Log.line("\(directory) now leads to \(treeRoot ?? "nothing")")
+                }
             case .processExited(let pid): reason = "VMM pid \(pid) exited"
             case .timeout: reason = balloonTick <= otherTimeout ? "balloon interval" : "resync"
             }
