@@ -26,8 +26,18 @@ public struct GlobalOptions: Sendable {
 struct Arguments {
     private var words: [String]
     var global = GlobalOptions()
+    /// The options the command declared (its help lists exactly these) plus the globals.
+    private let declared: Set<String>
 
-    init(_ words: [String]) { self.words = words }
+    init(_ words: [String], declared: [OptionSpec] = []) {
+        self.words = words
+        self.declared = Set((declared + GlobalOptions.specs).flatMap { [$0.name] + ($0.short.map { [$0] } ?? []) })
+    }
+
+    /// A command may only parse what its `options` declare, so `--help` cannot miss one.
+    private func checkDeclared(_ name: String) {
+        precondition(declared.contains(name), "option \(name) is parsed but not declared in the command's options")
+    }
 
     /// Takes the global options out, wherever they are.
     mutating func takeGlobals() throws {
@@ -38,12 +48,14 @@ struct Arguments {
     }
 
     mutating func flag(_ name: String) -> Bool {
+        checkDeclared(name)
         guard let i = words.firstIndex(of: name) else { return false }
         words.remove(at: i)
         return true
     }
 
     mutating func value(_ name: String) throws -> String? {
+        checkDeclared(name)
         if let i = words.firstIndex(where: { $0.hasPrefix(name + "=") }) {
             let v = String(words.remove(at: i).dropFirst(name.count + 1))
             return v

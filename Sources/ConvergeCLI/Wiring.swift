@@ -5,29 +5,56 @@ import Resources
 
 /// Builds the store, the drivers and the reconciler from the global options.
 struct Wiring {
+    /// How a command uses the state directory.
+    enum Access {
+        /// `apply`, `run`: creates the directory and the database.
+        case write
+        /// `get`, `status`, `events`: reads an existing database; none is an error.
+        case read
+        /// `plan`: reads the database when there is one, else plans from an empty one
+        /// in memory, so a fresh host still shows what apply would create.
+        case readOrEmpty
+    }
+
     let options: GlobalOptions
     let host: HostConfig
+    let defaults: HostDefaults
     let store: Store
     let reconciler: Reconciler
 
-    init(_ options: GlobalOptions) throws {
+    init(_ options: GlobalOptions, access: Access = .write) throws {
         self.options = options
         let state = options.stateDirectory
-        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let database = "\(state)/converge.db"
+        // Read-only commands never create anything: a typo in --state must not leave a
+        // fresh state directory behind, nor hide that nothing was applied with it.
+        switch access {
+        case .write:
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            store = try Store(path: database)
+        case .read, .readOrEmpty:
+            if FileManager.default.fileExists(atPath: database) {
+                store = try Store(readingAt: database)
+            } else if access == .readOrEmpty {
+                store = try Store(path: ":memory:")
+            } else {
+                throw CLIError("no state in \(state): nothing has been applied with this state directory (use --state DIR)")
+            }
+        }
         do {
             host = try HostConfig.load(stateDirectory: Self.absolute(state), file: options.configFile)
         } catch let diagnostic as Diagnostic {
             let source = (try? String(contentsOfFile: diagnostic.file, encoding: .utf8))
             throw CLIError(diagnostic.rendered(source: source))
         }
-        store = try Store(path: "\(state)/converge.db")
+        defaults = try host.defaults()
         let network = SlotNetwork(directory: host.networkRecords, prefix: try host.networkPrefix())
         var ch = CloudHypervisor.Runtime(config: host)
         ch.network = network
         ch.apiTimeout = try host.chAPITimeout()
         ch.guestAgentPort = try host.chGuestAgentPort()
         reconciler = Reconciler(store: store, runtimes: [ch], network: network,
-                                snapshots: UnimplementedSnapshots(), defaults: try host.defaults())
+                                snapshots: UnimplementedSnapshots(), defaults: defaults)
     }
 
     /// Absolute, so that sockets and disks recorded in metadata stay valid from any cwd.

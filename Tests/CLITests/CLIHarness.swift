@@ -161,3 +161,10 @@ enum NetworkCleanup {
         }
     }
 }
+
+extension CLIHarness {
+    /// `converge ARGS` exactly as given: no `--state` added.
+    static func bare(_ args: String...) -> Run { bare(args) }
+
+    static func bare(_ args: [String]) -> Run { exec([product("converge")] + args) }
+}

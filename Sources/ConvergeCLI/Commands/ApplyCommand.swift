@@ -7,7 +7,8 @@ import Resources
 struct ApplyCommand: Command {
     static let name = "apply"
     static let abstract = "converge the host to the specs (idempotent)"
-    static let usage = "converge apply DIR [--max-destroy N] [--force] [--allow-empty] [--concurrency N] [--json]"
+    static let arguments = "DIR"
+    static let options = planOptions + [OptionSpec("--concurrency", value: "N", "independent actions run at the same time (default 8)")]
 
     var global: GlobalOptions
     var directory: String
@@ -34,6 +35,8 @@ struct ApplyCommand: Command {
         let lock = try StateLock(stateDirectory: global.stateDirectory)
         defer { withExtendedLifetime(lock) {} }
         let json = global.json
+        // Journal rows before this pass: -v prints the ones after (the lock keeps other writers out).
+        let journalBefore = global.verbose && !json ? try await wiring.store.journal().count : 0
         let started = Date()
         let report = try await wiring.reconciler.apply(specs, options: options) { event in
             guard !json else { return }
@@ -43,7 +46,11 @@ struct ApplyCommand: Command {
         if json {
             try Output.json(ApplyJSON(directory: directory, report: report, specs: specs, seconds: seconds))
         } else {
-            ProgressPrinter.summary(report, seconds: seconds)
+            ProgressPrinter.summary(report, specs: specs, seconds: seconds)
+            if global.verbose {
+                Verbose.steps(try await wiring.store.journal(), skip: journalBefore)
+                Verbose.observed(report.observed)
+            }
         }
         if !report.converged || !specs.isValid { throw ExitCode.failure }
     }
@@ -70,11 +77,13 @@ enum ProgressPrinter {
         }
     }
 
-    static func summary(_ report: ApplyReport, seconds: Double) {
+    static func summary(_ report: ApplyReport, specs: SpecSet, seconds: Double) {
         let ok = report.outcomes.filter(\.succeeded).count
         let failed = report.outcomes.count - ok
         if report.outcomes.isEmpty && report.converged {
-            Swift.print("No changes: the host already matches the specs.")
+            // Resources of invalid files are held, not matched: never "No changes" then.
+            Swift.print(specs.isValid ? "No changes: the host already matches the specs."
+                                      : PlanPrinter.held(report.frozen, invalidFiles: specs.invalidFiles))
             return
         }
         Swift.print("Apply \(report.converged ? "complete" : "incomplete"): \(ok) action\(ok == 1 ? "" : "s") done, \(failed) failed, in \(String(format: "%.2f", seconds))s.")
@@ -92,6 +101,7 @@ enum ProgressPrinter {
         for action in report.remaining where report.failed[action.id] == nil && !report.heldBack.contains(action) {
             Swift.print("  still pending: \(action)")
         }
+        if !specs.isValid { Swift.print(PlanPrinter.held(report.frozen, invalidFiles: specs.invalidFiles, noChanges: false)) }
     }
 }
 

@@ -14,7 +14,14 @@ import Resources
 struct BenchCommand: Command {
     static let name = "bench"
     static let abstract = "run the benchmarks (plan over N specs, no-op apply over N sandboxes)"
-    static let usage = "converge bench plan|apply|network [--count N] [--rounds R] [--per-file K] [--keep DIR] [--sim PATH]"
+    static let arguments = "plan|apply|network"
+    static let options = [
+        OptionSpec("--count", value: "N", "sandboxes (plan 10000, apply 200, network 50)"),
+        OptionSpec("--rounds", value: "R", "timed rounds (default 5)"),
+        OptionSpec("--per-file", value: "K", "specs per generated file (default 100)"),
+        OptionSpec("--keep", value: "DIR", "keep the specs (and apply's sandboxes) in DIR"),
+        OptionSpec("--sim", value: "PATH", "the cloud-hypervisor simulator to use"),
+    ]
     static let hidden = true
 
     var which: String
@@ -231,7 +238,7 @@ enum BenchSpecs {
         let fm = FileManager.default
         try fm.createDirectory(atPath: "\(state)/ch/kernels", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: "\(state)/ch/images", withIntermediateDirectories: true)
-        fm.createFile(atPath: "\(state)/ch/kernels/vmlinux", contents: Data("placeholder kernel".utf8))
+        try Data("placeholder kernel".utf8).write(to: URL(fileURLWithPath: "\(state)/ch/kernels/vmlinux"))
         try "CH_BINARY: \(simulator)\n".write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
         let image = "\(state)/ch/images/bench-base.qcow2"
         if !fm.fileExists(atPath: image) {

@@ -1,25 +1,40 @@
 import Foundation
 import Reconciler
+import Resources
 
-/// `converge events [NAME]`: recent events from the database.
+/// `converge events [KIND/NAME | NAME]`: recent events from the database. `KIND/NAME`
+/// names one resource; a bare NAME matches every kind (each line shows the kind).
 struct EventsCommand: Command {
     static let name = "events"
-    static let abstract = "recent events, of one resource when NAME is given"
-    static let usage = "converge events [NAME] [--limit N] [--json]"
+    static let abstract = "recent events, of one resource when KIND/NAME (or NAME) is given"
+    static let arguments = "[KIND/NAME | NAME]"
+    static let options = [OptionSpec("--limit", value: "N", "at most N events, the most recent (default 100)")]
 
     var global: GlobalOptions
+    var kind: ResourceKind?
     var resourceName: String?
     var limit: Int
 
     init(parsing arguments: inout Arguments) throws {
         global = arguments.global
         limit = try arguments.int("--limit") ?? 100
-        resourceName = try arguments.positionals(min: 0, max: 1, usage: Self.usage).first
+        guard let word = try arguments.positionals(min: 0, max: 1, usage: Self.usage).first else { return }
+        if let slash = word.firstIndex(of: "/") {
+            let kindWord = String(word[..<slash])
+            guard let kind = ResourceKind(argument: kindWord) else {
+                throw UsageError("unknown kind '\(kindWord)' (known: \(ResourceKind.allCases.map(\.rawValue).joined(separator: ", ")))\nusage: \(Self.usage)")
+            }
+            self.kind = kind
+            resourceName = String(word[word.index(after: slash)...])
+            guard resourceName?.isEmpty == false else { throw UsageError("usage: \(Self.usage)") }
+        } else {
+            resourceName = word
+        }
     }
 
     func run() async throws {
-        let store = try Wiring(global).store
-        let events = try await store.events(name: resourceName, limit: limit)
+        let store = try Wiring(global, access: .read).store
+        let events = try await store.events(kind: kind, name: resourceName, limit: limit)
         if global.json {
             struct EventJSON: Encodable {
                 var time: Double

@@ -5,7 +5,7 @@ import Resources
 struct GetCommand: Command {
     static let name = "get"
     static let abstract = "list resources of a kind: desired vs observed, conditions"
-    static let usage = "converge get sandboxes|snapshots|tappools|balloonpolicies [NAME] [--json]"
+    static let arguments = "sandboxes|snapshots|tappools|balloonpolicies [NAME]"
 
     var global: GlobalOptions
     var kind: ResourceKind
@@ -22,7 +22,7 @@ struct GetCommand: Command {
     }
 
     func run() async throws {
-        let wiring = try Wiring(global)
+        let wiring = try Wiring(global, access: .read)
         let rows = try await StatusRows.collect(wiring, kinds: [kind]).filter { resourceName == nil || $0.name == resourceName }
         if let resourceName, rows.isEmpty {
             throw CLIError("\(kind.rawValue) '\(resourceName)' is neither in the last applied specs nor on the host")
@@ -109,6 +109,7 @@ enum StatusRows {
         let observed: ObservedState
         if let known { observed = known } else { observed = try await wiring.reconciler.observe() }
         let conditions = try await wiring.store.conditions()
+        let pending = Readiness.pending(specs: specs, observed: observed, defaults: wiring.defaults)
         var rows: [StatusRow] = []
         for kind in kinds {
             var names = Set(specs.keys.filter { $0.kind == kind }.map(\.name))
@@ -158,6 +159,7 @@ enum StatusRows {
                     row.applied = observed.snapshots[name] != nil
                     if let s = spec?.resource.snapshot { row.summary = "\(s.source)" }
                 }
+                if spec != nil { Readiness.correct(&row, pending: pending[id]) }
                 rows.append(row)
             }
         }

@@ -6,7 +6,8 @@ import Resources
 struct PlanCommand: Command {
     static let name = "plan"
     static let abstract = "show what apply would do, and why; changes nothing"
-    static let usage = "converge plan DIR [--max-destroy N] [--force] [--allow-empty] [--json]"
+    static let arguments = "DIR"
+    static let options = ApplyCommand.planOptions
 
     var global: GlobalOptions
     var directory: String
@@ -20,12 +21,12 @@ struct PlanCommand: Command {
 
     func run() async throws {
         let specs = try SpecReading.load(directory)
-        let wiring = try Wiring(global)
+        let wiring = try Wiring(global, access: .readOrEmpty)
         let report = try await wiring.reconciler.plan(specs, options: options)
         if global.json {
             try Output.json(PlanJSON(directory: directory, report: report, specs: specs))
         } else {
-            PlanPrinter.print(report.plan, frozen: report.desired.frozen, directory: directory, leftovers: report.leftovers)
+            PlanPrinter.print(report, specs: specs, directory: directory, verbose: global.verbose)
         }
         if !specs.isValid { throw ExitCode.failure }
         if !report.plan.isConverged { throw ExitCode(2) }

@@ -13,7 +13,11 @@ import Synchronization
 struct RunCommand: Command {
     static let name = "run"
     static let abstract = "daemon: watch DIR and keep the host converged until SIGTERM/SIGINT"
-    static let usage = "converge run DIR [--resync 30s] [--grace 30s] [--max-destroy N] [--force] [--allow-empty]"
+    static let arguments = "DIR"
+    static let options = [
+        OptionSpec("--resync", value: "DURATION", "reconcile at least this often (default 30s)"),
+        OptionSpec("--grace", value: "DURATION", "on SIGTERM/SIGINT, wait this long for actions in flight (default 30s)"),
+    ] + ApplyCommand.planOptions
 
     var global: GlobalOptions
     var directory: String

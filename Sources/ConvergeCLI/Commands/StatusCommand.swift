@@ -5,7 +5,7 @@ import Resources
 struct StatusCommand: Command {
     static let name = "status"
     static let abstract = "desired vs observed for every resource, with conditions"
-    static let usage = "converge status [--json]"
+    static let arguments = ""
 
     var global: GlobalOptions
 
@@ -15,7 +15,7 @@ struct StatusCommand: Command {
     }
 
     func run() async throws {
-        let wiring = try Wiring(global)
+        let wiring = try Wiring(global, access: .read)
         let rows = try await StatusRows.collect(wiring, kinds: ResourceKind.allCases)
         let interrupted = try await wiring.store.unfinishedSteps()
         if global.json {

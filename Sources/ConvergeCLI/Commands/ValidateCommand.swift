@@ -4,7 +4,7 @@ import Resources
 struct ValidateCommand: Command {
     static let name = "validate"
     static let abstract = "parse and validate specs, print every error"
-    static let usage = "converge validate DIR [--json]"
+    static let arguments = "DIR"
 
     var global: GlobalOptions
     var directory: String

@@ -3,8 +3,10 @@ import Resources
 
 /// The person-readable plan: one line per action with its symbol, then its changes.
 enum PlanPrinter {
-    static func print(_ plan: Plan, frozen: [ResourceID], directory: String, leftovers: [String] = []) {
-        for path in leftovers {
+    static func print(_ report: PlanReport, specs: SpecSet, directory: String, verbose: Bool) {
+        let plan = report.plan
+        let frozen = report.desired.frozen
+        for path in report.leftovers {
             Swift.print("! leftover \(path) belongs to no sandbox; apply removes it")
         }
         for id in frozen {
@@ -20,8 +22,12 @@ enum PlanPrinter {
                 Swift.print("! \(finding.id): \(finding.message)")
             }
         }
+        defer { if verbose { Verbose.print(report) } }
         guard !plan.actions.isEmpty || !plan.heldBack.isEmpty else {
-            if plan.isConverged {
+            if !specs.isValid {
+                // Never "No changes" while resources are held: their files are not applied.
+                Swift.print(held(frozen, invalidFiles: specs.invalidFiles))
+            } else if plan.isConverged {
                 Swift.print("No changes. The host matches the specs in \(directory).")
             } else {
                 Swift.print("No actions, but the host does not match the specs: see the refusals above.")
@@ -36,6 +42,16 @@ enum PlanPrinter {
             Swift.print("\nHeld back by the prune guard (raise --max-destroy or pass --force to allow):")
             for action in plan.heldBack { line(action) }
         }
+        if !specs.isValid { Swift.print(held(frozen, invalidFiles: specs.invalidFiles, noChanges: false)) }
+    }
+
+    /// "No changes to valid resources; 2 held at their last good spec (file web.yaml does not validate)."
+    static func held(_ frozen: [ResourceID], invalidFiles: Set<String>, noChanges: Bool = true) -> String {
+        let files = invalidFiles.sorted()
+        let plural = files.count != 1
+        let which = "file\(plural ? "s" : "") \(files.joined(separator: ", ")) do\(plural ? "" : "es") not validate"
+        let text = frozen.isEmpty ? "\(which) and \(plural ? "are" : "is") not applied" : "\(frozen.count) held at their last good spec (\(which))"
+        return noChanges ? "No changes to valid resources; \(text)." : text.prefix(1).uppercased() + text.dropFirst() + "."
     }
 
     static func line(_ action: Action) {

@@ -15,10 +15,12 @@ final class Connection {
     private let handle: OpaquePointer
 
     /// Opens (creating) the database at `path` in WAL mode with foreign keys and a busy
-    /// timeout, since the CLI and the daemon may both open it.
-    init(path: String) throws {
+    /// timeout, since the CLI and the daemon may both open it. `readOnly` never creates
+    /// the file and never writes to it (the journal mode is already recorded in it).
+    init(path: String, readOnly: Bool = false) throws {
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        let mode = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        let rc = sqlite3_open_v2(path, &db, mode | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close(db)  // closes even a failed open
@@ -26,6 +28,7 @@ final class Connection {
         }
         handle = db
         sqlite3_busy_timeout(db, 5000)
+        if readOnly { return }
         try execute("PRAGMA journal_mode=WAL")
         try execute("PRAGMA foreign_keys=ON")
         try execute("PRAGMA synchronous=NORMAL")

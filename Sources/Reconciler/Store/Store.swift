@@ -19,6 +19,12 @@ public actor Store {
         try Migrations.migrate(db)
     }
 
+    /// Opens an existing database for reading only (`get`, `status`, `events`, `plan`):
+    /// never creates the file and never migrates; writes fail with SQLITE_READONLY.
+    public init(readingAt path: String) throws {
+        db = try Connection(path: path, readOnly: true)
+    }
+
     // MARK: - Specs
 
     /// What is known of a stored spec without decoding it.
@@ -191,10 +197,12 @@ public actor Store {
                     .text(event.reason), .text(event.message)])
     }
 
-    /// The most recent events, oldest first; only those of `name` when given.
-    public func events(name: String? = nil, limit: Int = 100) throws -> [Event] {
-        let sql = "SELECT at, kind, name, type, reason, message FROM events \(name == nil ? "" : "WHERE name = ?") ORDER BY id DESC LIMIT ?"
-        let values: [SQLValue] = (name.map { [SQLValue.text($0)] } ?? []) + [.integer(Int64(limit))]
+    /// The most recent events, oldest first; only those of `kind` and `name` when given.
+    public func events(kind: ResourceKind? = nil, name: String? = nil, limit: Int = 100) throws -> [Event] {
+        let filters = [kind.map { ("kind = ?", SQLValue.text($0.rawValue)) }, name.map { ("name = ?", SQLValue.text($0)) }].compactMap { $0 }
+        let clause = filters.isEmpty ? "" : "WHERE " + filters.map(\.0).joined(separator: " AND ")
+        let sql = "SELECT at, kind, name, type, reason, message FROM events \(clause) ORDER BY id DESC LIMIT ?"
+        let values: [SQLValue] = filters.map(\.1) + [.integer(Int64(limit))]
         return try db.rows(sql, values).reversed().compactMap { r in
             guard case .real(let at) = r[0], let kind = r[1].text.flatMap(ResourceKind.init(rawValue:)), let name = r[2].text,
                   let type = r[3].text.flatMap(Event.Severity.init(rawValue:)) else { return nil }
