@@ -394,6 +394,17 @@ public actor SlotNetwork: HostNetwork {
         }
     }
 
+    /// Runs `body` in the root namespace and comes back to the calling thread's namespace.
+    private static func inRootNamespace(_ root: Int32, _ body: () throws -> Void) throws {
+        let here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard here >= 0 else { throw SystemError(call: "open(/proc/thread-self/ns/net)", code: errno) }
+        defer { close(here) }
+        guard cvg_setns_net(root) == 0 else { throw SystemError(call: "setns(root)", code: errno) }
+        let result = Result { try body() }
+        guard cvg_setns_net(here) == 0 else { throw SystemError(call: "setns(slot)", code: errno) }
+        try result.get()
+    }
+
     private static func configureInside(_ layout: SlotLayout, _ index: Int, fresh: Bool, rootNamespaceFD root: Int32) throws {
         let nl = try Netlink()
         var links = Set(try nl.linkNames())
@@ -401,7 +412,14 @@ public actor SlotNetwork: HostNetwork {
         // Each part is checked before it is added, and "already there" is success: the same
         // code creates a slot and completes one.
         if !links.contains(SlotLayout.uplink) {
-            try tolerating(EEXIST) { try nl.createVeth(SlotLayout.uplink, peer: layout.hostVeth(index), peerNamespaceFD: root) }
+            do {
+                try nl.createVeth(SlotLayout.uplink, peer: layout.hostVeth(index), peerNamespaceFD: root)
+            } catch let error as SystemError where error.code == EEXIST {
+                // The host end outlived its namespace (deleted under a live VMM, which still
+                // holds the peer): it leads nowhere useful, so it is made again.
+                try inRootNamespace(root) { try Netlink().deleteLink(layout.hostVeth(index)) }
+                try nl.createVeth(SlotLayout.uplink, peer: layout.hostVeth(index), peerNamespaceFD: root)
+            }
         }
         if !links.contains(SlotLayout.tap) {
             guard cvg_tap_create(SlotLayout.tap) == 0 || errno == EBUSY || errno == EEXIST else {

@@ -102,7 +102,8 @@ enum SandboxDiff {
         }
 
         // 5. Power state.
-        if let transition = transition(id: id, want: spec.state, observed: observed, findings: &result.findings) {
+        if var transition = transition(id: id, want: spec.state, observed: observed, findings: &result.findings) {
+            transition.dependsOn = needs  // a start may need its pool's slot repaired first
             result.actions.append(transition)
         }
         return result
