@@ -65,7 +65,7 @@ struct CloudHypervisorRuntimeTests {
         try await host.runtime.create("web", config: host.config(), state: .running, reuseDisk: false, journal: journal)
         let process = try #require(try await host.runtime.observe().first?.process)
         kill(process.pid, SIGKILL)
-        try await Task.sleep(nanoseconds: 50_000_000)
+        try #require(try await waitUntilGone(process), "VMM \(process.pid) survived SIGKILL")
         let observed = try #require(try await host.runtime.observe().first)
         #expect(observed.vm == .absent && observed.intendedState == .running)
         try await host.runtime.transition("web", to: .running, journal: journal)

@@ -78,3 +78,16 @@ final class SimHost: @unchecked Sendable {
 
 struct HostSetupError: Error { var message: String }
 
+
+/// Waits until `process` has exited (and is reaped, if it is our child), for at most
+/// `timeout` seconds. SIGKILL is delivered asynchronously: a test that kills a VMM waits
+/// here before it observes.
+/// - Returns: false if it is still alive at the deadline.
+func waitUntilGone(_ process: ProcessIdentity, timeout: Double = 10) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while ProcFS.isAlive(process) {
+        guard Date() < deadline else { return false }
+        try await Task.sleep(nanoseconds: 5_000_000)
+    }
+    return true
+}
