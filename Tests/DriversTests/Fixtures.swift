@@ -34,7 +34,7 @@ final class SimHost: @unchecked Sendable {
         let fm = FileManager.default
         try fm.createDirectory(atPath: "\(root)/ch/kernels", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: "\(root)/ch/images", withIntermediateDirectories: true)
-        fm.createFile(atPath: "\(root)/ch/kernels/vmlinux", contents: Data("kernel".utf8))
+        try Data("kernel".utf8).write(to: URL(fileURLWithPath: "\(root)/ch/kernels/vmlinux"))
         let result = try Spawn.runToCompletion(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", "\(root)/ch/images/base.qcow2", "1G"])
         guard result.status == 0 else { throw HostSetupError(message: result.stderr) }
         config = HostConfig(stateDirectory: root, values: ["CH_BINARY": BuiltProducts.simulator])
