@@ -8,6 +8,7 @@ public actor FakeRuntime: SandboxRuntime {
     public private(set) var sandboxes: [String: ObservedSandbox]
     public private(set) var calls: [String] = []
     private var failures: [String: any Error] = [:]
+    private var probe: (@Sendable (String) async -> Void)?
 
     public init(runtime: Runtime = .cloudHypervisor, sandboxes: [ObservedSandbox] = []) {
         self.runtime = runtime
@@ -17,6 +18,12 @@ public actor FakeRuntime: SandboxRuntime {
     /// Makes the next call named `call` (e.g. `"create web-1"`) throw `error`.
     public func fail(_ call: String, with error: any Error = FakeFailure(call: "injected")) {
         failures[call] = error
+    }
+
+    /// Runs `probe` with the call's name at the moment a journaled call takes effect, inside
+    /// its journal step: a test can look at the store's journal from the driver's side.
+    public func onEffect(_ probe: @escaping @Sendable (String) async -> Void) {
+        self.probe = probe
     }
 
     /// Simulates the VMM dying behind Converge's back.
@@ -51,11 +58,15 @@ public actor FakeRuntime: SandboxRuntime {
     }
 
     public func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws {
-        try record("create \(name)")
-        if let missing = preflight(config).first { throw FakeFailure(call: missing) }
-        try await journal.step(.sandboxRecord) {}
-        sandboxes[name] = ObservedSandbox(name: name, config: config, intendedState: state, vm: Self.vm(for: state),
-                                          process: state == .stopped ? nil : ProcessIdentity(pid: 1000, startTime: 1))
+        // The whole effect is one journaled step, as in a real driver: an injected failure
+        // is that step's failure.
+        try await journal.step(.sandboxRecord) {
+            await probe?("create \(name)")
+            try record("create \(name)")
+            if let missing = preflight(config).first { throw FakeFailure(call: missing) }
+            sandboxes[name] = ObservedSandbox(name: name, config: config, intendedState: state, vm: Self.vm(for: state),
+                                              process: state == .stopped ? nil : ProcessIdentity(pid: 1000, startTime: 1))
+        }
     }
 
     public func transition(_ name: String, to state: PowerState, journal: StepJournal) throws {

@@ -29,6 +29,16 @@ struct BalloonDaemonTests {
         (DaemonTests.status(h, name)?["balloon"] as? [String: Any])?["sizeBytes"] as? Int
     }
 
+    /// When each pass woken by the balloon interval that failed was logged, oldest first.
+    static func failedBalloonPasses(_ log: String) -> [Date] {
+        let format = ISO8601DateFormatter()
+        return log.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", maxSplits: 1)
+            guard fields.count == 2, fields[1].hasPrefix("pass (balloon interval) failed:") else { return nil }
+            return format.date(from: String(fields[0]))
+        }
+    }
+
     @Test("inflates an idle guest's balloon, gives memory back when the guest needs it, and reports the bytes reclaimed")
     func loop() throws {
         let h = try CLIHarness()
@@ -66,11 +76,13 @@ struct BalloonDaemonTests {
         // An empty spec directory is refused on every pass (it never means "destroy everything").
         try FileManager.default.removeItem(atPath: "\(h.specs)/specs.yaml")
         #expect(DaemonTests.until { daemon.log.contains("failed") }, "\(daemon.log)")
-        let before = daemon.log.components(separatedBy: ") failed").count
-        sleep(3)
-        let failures = daemon.log.components(separatedBy: ") failed").count - before
-        // One failing pass per 1s balloon interval, not hundreds a second.
-        #expect((1...6).contains(failures), "\(failures) failing passes in 3s: \(daemon.log.suffix(2000))")
+        // Four failing passes woken by the balloon interval: a loop that waits its 1s interval
+        // from the start of each pass spreads them over at least 3s, which the daemon's own
+        // timestamps (whole seconds) show as 2 or more; a spinning loop runs them in milliseconds.
+        #expect(DaemonTests.until(20) { Self.failedBalloonPasses(daemon.log).count >= 4 }, "\(daemon.log.suffix(2000))")
+        let times = Self.failedBalloonPasses(daemon.log).prefix(4)
+        let spread = try #require(times.last).timeIntervalSince(try #require(times.first))
+        #expect(times.count == 4 && spread >= 2, "4 failing passes within \(spread)s: \(daemon.log.suffix(2000))")
         #expect(Self.balloonBytes(h, "big") == 3520 << 20)
         #expect(daemon.stop(SIGTERM) == 0, "\(daemon.log)")
     }

@@ -34,7 +34,7 @@ final class CLIHarness: @unchecked Sendable {
         let fm = FileManager.default
         try fm.createDirectory(atPath: "\(state)/ch/kernels", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: "\(state)/ch/images", withIntermediateDirectories: true)
-        fm.createFile(atPath: "\(state)/ch/kernels/vmlinux", contents: Data("kernel".utf8))
+        try Data("kernel".utf8).write(to: URL(fileURLWithPath: "\(state)/ch/kernels/vmlinux"))
         try "CH_BINARY: \(Self.product("cloud-hypervisor-sim", override: "CH_SIM_BINARY"))\nCONVERGE_NET_PREFIX: \(netPrefix)\n".write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
         for image in ["ubuntu-base.1", "ubuntu-base.2"] {
             let r = Self.exec(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", "\(state)/ch/images/\(image).qcow2", "1G"])

@@ -59,7 +59,11 @@ struct UserStoryTests {
         // 6. kill a VMM by its PID: the next apply notices, records an event, brings it back.
         let victim = try #require((h.json(h.converge("get", "sandboxes", "web-2", "--json").stdout) as? [[String: Any]])?.first?["pid"] as? Int)
         kill(Int32(victim), SIGKILL)
-        try await Task.sleep(nanoseconds: 100_000_000)
+        // SIGKILL is delivered asynchronously and the VMM is not our child (no waitpid): wait
+        // until /proc shows it gone or a zombie, so the apply below sees a dead VMM.
+        let killDeadline = Date().addingTimeInterval(10)
+        while !CLIUserStoryHelpers.isZombie(Int32(victim)) && Date() < killDeadline { try await Task.sleep(nanoseconds: 10_000_000) }
+        try #require(CLIUserStoryHelpers.isZombie(Int32(victim)), "VMM \(victim) survived SIGKILL")
         let repair = h.converge("apply", h.specs)
         #expect(repair.status == 0, "\(repair.output)")
         let events = h.converge("events", "web-2")
@@ -106,7 +110,7 @@ struct UserStoryTests {
         try h.edit("worker.yaml", "cpus: 2", "cpus: 1")
         let run = h.converge("apply", h.specs)
         #expect(run.status == 1)
-        #expect(run.stderr.contains("web.yaml:4:1: error: YAML syntax error") || run.stderr.contains("web.yaml:"), "\(run.stderr)")
+        #expect(run.stderr.hasPrefix("\(h.specs)/web.yaml:4:1: error: YAML syntax error: ") && run.stderr.contains("1 error in 1 file; their resources are held at their last good spec"), "\(run.stderr)")
         #expect(!run.output.contains("destroy"), "\(run.output)")
         let rows = try #require(h.json(h.converge("get", "sandboxes", "--json").stdout) as? [[String: Any]])
         #expect(rows.map { $0["observedState"] as? String } == ["running", "running", "paused"])
@@ -127,13 +131,19 @@ struct UserStoryTests {
     func singleWriter() throws {
         let h = try CLIHarness()
         #expect(h.converge("apply", h.specs).status == 0)
-        let holder = try Spawn.detached([NetworkCleanup.tool("flock"), "\(h.state)/converge.lock", "sleep", "3"], logPath: "/dev/null")
+        // flock keeps the lock until it is killed; its `sleep` child shares the lock, so the
+        // whole process group goes.
+        let holder = try Spawn.detached([NetworkCleanup.tool("flock"), "\(h.state)/converge.lock", "sleep", "120"], logPath: "/dev/null")
         defer {
-            kill(holder, SIGKILL)
+            kill(-holder, SIGKILL)
             var status: Int32 = 0
             waitpid(holder, &status, 0)
         }
-        Thread.sleep(forTimeInterval: 0.3)
+        // Wait until the holder has the lock: a non-blocking flock of our own is refused then.
+        let lockDeadline = Date().addingTimeInterval(10)
+        var held: Bool { CLIHarness.exec([NetworkCleanup.tool("flock"), "--nonblock", "\(h.state)/converge.lock", "true"]).status != 0 }
+        while !held && Date() < lockDeadline { usleep(10_000) }
+        try #require(held, "flock never took \(h.state)/converge.lock")
         let second = h.converge("apply", h.specs)
         #expect(second.status == 1 && second.stderr.contains("another converge apply or run"), "\(second.output)")
         #expect(h.converge("get", "sandboxes").status == 0)
@@ -201,7 +211,12 @@ struct FaultTests {
         let full = h.converge("apply", h.specs)
         #expect(CLIHarness.exec([NetworkCleanup.tool("umount"), sandboxes]).status == 0)
         #expect(full.status == 1, "\(full.output)")
-        #expect(full.stdout.contains("No space left on device") || full.stdout.contains("space"), "\(full.stdout)")
+        // Every sandbox's overlay fails for want of space, and says so.
+        let lines = full.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(full.stdout.hasPrefix("Apply incomplete: ") && full.stdout.contains(", 3 failed,"), "\(full.stdout)")
+        for name in ["web-1", "web-2", "worker-1"] {
+            #expect(lines.contains { $0.hasPrefix("Sandbox/\(name): create failed at step disk.overlay.create: ") && $0.hasSuffix(": No space left on device") }, "\(name): \(full.stdout)")
+        }
         #expect(h.converge("apply", h.specs).status == 0)
         #expect(h.converge("plan", h.specs).status == 0)
     }

@@ -91,7 +91,7 @@ struct BalloonDriverTests {
         let observed = try await sandbox(host)
         let process = try #require(observed.process)
         kill(process.pid, SIGKILL)
-        while ProcFS.isAlive(process) { try await Task.sleep(nanoseconds: 5_000_000) }
+        try #require(try await waitUntilGone(process), "VMM \(process.pid) survived SIGKILL")
         #expect(FileManager.default.fileExists(atPath: host.runtime.layout.vsock("web")))
         try await host.runtime.transition("web", to: .running, journal: journal)
         #expect(try await host.runtime.observe().first?.balloon?.guestUsed == .mebibytes(200))

@@ -34,7 +34,7 @@ final class SimHost: @unchecked Sendable {
         let fm = FileManager.default
         try fm.createDirectory(atPath: "\(root)/ch/kernels", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: "\(root)/ch/images", withIntermediateDirectories: true)
-        fm.createFile(atPath: "\(root)/ch/kernels/vmlinux", contents: Data("kernel".utf8))
+        try Data("kernel".utf8).write(to: URL(fileURLWithPath: "\(root)/ch/kernels/vmlinux"))
         let result = try Spawn.runToCompletion(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", "\(root)/ch/images/base.qcow2", "1G"])
         guard result.status == 0 else { throw HostSetupError(message: result.stderr) }
         config = HostConfig(stateDirectory: root, values: ["CH_BINARY": BuiltProducts.simulator])
@@ -78,3 +78,16 @@ final class SimHost: @unchecked Sendable {
 
 struct HostSetupError: Error { var message: String }
 
+
+/// Waits until `process` has exited (and is reaped, if it is our child), for at most
+/// `timeout` seconds. SIGKILL is delivered asynchronously: a test that kills a VMM waits
+/// here before it observes.
+/// - Returns: false if it is still alive at the deadline.
+func waitUntilGone(_ process: ProcessIdentity, timeout: Double = 10) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while ProcFS.isAlive(process) {
+        guard Date() < deadline else { return false }
+        try await Task.sleep(nanoseconds: 5_000_000)
+    }
+    return true
+}

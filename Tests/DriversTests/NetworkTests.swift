@@ -95,18 +95,24 @@ struct NetworkTests {
         // Stand in for B's guest: its address on B's loopback, and a listener there.
         net.run(["ip", "-n", b.namespace, "addr", "add", "192.168.0.2/32", "dev", "lo"])
         let ip = try #require(Executables.find("ip"))
+        let serverLog = "\(net.root)/listener.log"
         let server = try Spawn.detached([ip, "netns", "exec", b.namespace, "/usr/bin/python3", "-c", """
             import socket
             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 7001)); s.listen(8)
+            print("listening", flush=True)
             while True:
                 c, _ = s.accept(); c.sendall(b"hello"); c.close()
-            """], logPath: "/dev/null")
+            """], logPath: serverLog)
         defer {
             kill(server, SIGKILL)
             var status: Int32 = 0
             waitpid(server, &status, 0)
         }
-        try await Task.sleep(nanoseconds: 400_000_000)
+        // Connect only once B's listener is up, so that a refused connection from A means isolation.
+        let deadline = Date().addingTimeInterval(10)
+        var listening: Bool { ((try? String(contentsOfFile: serverLog, encoding: .utf8)) ?? "").contains("listening") }
+        while !listening && Date() < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+        try #require(listening, "the listener in \(b.namespace) never started: \((try? String(contentsOfFile: serverLog, encoding: .utf8)) ?? "")")
         let client = """
             import socket, sys
             try:

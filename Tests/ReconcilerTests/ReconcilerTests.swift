@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import Reconciler
 import Resources
@@ -13,6 +14,7 @@ struct ReconcilerTests {
         let snapshots = FakeSnapshots()
         let store: Store
         let reconciler: Reconciler
+        var databasePath: String { "\(dir.path)/converge.db" }
 
         init(_ sandboxes: [ObservedSandbox] = []) throws {
             runtime = FakeRuntime(sandboxes: sandboxes)
@@ -34,10 +36,25 @@ struct ReconcilerTests {
     @Test("every step is journaled: intent before, outcome after")
     func journal() async throws {
         let rig = try Rig()
+        let store = rig.store
+        let seen = Sightings()
+        // At the moment the driver acts, the journal must already hold its step's intent, not yet closed.
+        await rig.runtime.onEffect { call in
+            let name = call.split(separator: " ").last.map(String.init)
+            let rows = (try? await store.journal()) ?? []
+            await seen.add("\(call): " + rows.filter { $0.id.name == name }.map { "\($0.step) \($0.outcome)" }.joined(separator: ", "))
+        }
         _ = try await rig.reconciler.apply(Build.specSet([Build.sandbox("a")]))
-        let rows = try await rig.store.journal()
-        #expect(rows.map(\.step) == ["sandbox.record"])
-        #expect(rows.allSatisfy { $0.outcome == "done" })
+        #expect(await seen.lines == ["create a: sandbox.record intent"])
+        #expect(try JournalTable.rows(rig.databasePath) == ["a sandbox.record done -"])
+
+        // A driver call that fails closes its step as failed, with the driver's error.
+        await rig.runtime.fail("create b", with: FakeFailure(call: "disk full"))
+        let report = try await rig.reconciler.apply(Build.specSet([Build.sandbox("a"), Build.sandbox("b")]))
+        #expect(report.failed.keys.map(\.name) == ["b"])
+        #expect(await seen.lines == ["create a: sandbox.record intent", "create b: sandbox.record intent"])
+        #expect(try JournalTable.rows(rig.databasePath) == ["a sandbox.record done -", "b sandbox.record failed fake failure: disk full"])
+        #expect(try await rig.store.unfinishedSteps() == 0)
     }
 
     @Test("one failing create stops neither the other creates nor a delete")
@@ -139,5 +156,32 @@ struct ReconcilerBalloonTests {
         #expect(await rig.runtime.sandboxes["a"]?.balloon?.size == .gibibytes(2))
         let events = try await rig.store.events(name: "a")
         #expect(events.filter { $0.reason == "BalloonResized" }.count == 2)
+    }
+}
+
+/// What a fake driver saw, in order.
+actor Sightings {
+    private(set) var lines: [String] = []
+    func add(_ line: String) { lines.append(line) }
+}
+
+/// The journal table read through a connection of its own: `Store.journal()` leaves out
+/// the error column, which is part of what a failed step must record.
+enum JournalTable {
+    /// "NAME STEP OUTCOME ERROR" per row, oldest first; "-" for no error.
+    static func rows(_ path: String) throws -> [String] {
+        var db: OpaquePointer?
+        defer { sqlite3_close(db) }
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw FakeFailure(call: "open \(path)") }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, "SELECT name, step, outcome, error FROM journal ORDER BY id", -1, &statement, nil) == SQLITE_OK else {
+            throw FakeFailure(call: String(cString: sqlite3_errmsg(db)))
+        }
+        defer { sqlite3_finalize(statement) }
+        var rows: [String] = []
+        while sqlite3_step(statement) == SQLITE_ROW {
+            rows.append((0..<4).map { sqlite3_column_text(statement, $0).map { String(cString: $0) } ?? "-" }.joined(separator: " "))
+        }
+        return rows
     }
 }

@@ -48,18 +48,10 @@ struct RequestLogTests {
         }
     }
 
-    @Test("validate_requests.py accepts the log of valid requests and flags invalid ones")
+    @Test("validate_requests.py accepts the log of valid requests and flags invalid ones",
+          .enabled(if: Python.hasSchemaModules, "needs \(Python.path) with PyYAML and jsonschema (apt install python3-yaml python3-jsonschema)"))
     func schemaValidation() throws {
-        let python = "/usr/bin/python3"
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            print("skipping: \(python) is not installed")
-            return
-        }
-        let probe = try runToCompletion(python, ["-c", "import yaml, jsonschema"])
-        guard probe.status == 0 else {
-            print("skipping: \(python) lacks PyYAML or jsonschema (apt install python3-yaml python3-jsonschema): \(probe.output)")
-            return
-        }
+        let python = Python.path
         let script = Self.testsFolder.appendingPathComponent("Tools/validate_requests.py").path
         let openapi = Self.testsFolder.appendingPathComponent("Fixtures/cloud-hypervisor-openapi.yaml").path
         try withTempDir { dir, sims in

@@ -219,7 +219,7 @@ struct VsockTests {
     @Test("a wrong port, a malformed or overlong line, or no agent: closed without a reply")
     func closedWithoutReply() throws {
         try withTempDir { dir, sims in
-            let (sim, socket) = try bootedWithVsock(dir, &sims)
+            let (_, socket) = try bootedWithVsock(dir, &sims)
             #expect(try connect(socket, port: 2281).closedWithoutReply())
             for line in ["HELLO 2280\n", "CONNECT\n", "CONNECT port\n", "CONNECT 99999999999\n", String(repeating: "C", count: 100)] {
                 let client = try UnixHTTPClient(socketPath: socket)
