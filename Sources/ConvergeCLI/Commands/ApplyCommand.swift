@@ -86,7 +86,7 @@ enum ProgressPrinter {
                                       : PlanPrinter.held(report.frozen, invalidFiles: specs.invalidFiles))
             return
         }
-        Swift.print("Apply \(report.converged ? "complete" : "incomplete"): \(ok) action\(ok == 1 ? "" : "s") done, \(failed) failed, in \(String(format: "%.2f", seconds))s.")
+        Swift.print("Apply \(report.converged && specs.isValid ? "complete" : "incomplete"): \(ok) action\(ok == 1 ? "" : "s") done, \(failed) failed, in \(String(format: "%.2f", seconds))s.")
         for (id, error) in report.failed.sorted(by: { $0.key < $1.key }) {
             Swift.print("  \(id): \(error)")
         }
