@@ -1,41 +1,49 @@
-/// Every step an action may journal. The raw values are stable: they are stored in the
-/// journal and named by `CONVERGE_CRASH_AT`. The crash-safety test enumerates all cases,
-/// so a step added here without a scenario that reaches it fails that test.
-public enum JournalStep: String, Sendable, CaseIterable {
+/// A step an action may journal, by its stable dotted name: stored in the journal and named
+/// by `CONVERGE_CRASH_AT`. The steps every runtime shares (records, disks, network slots)
+/// are declared here; each runtime adapter declares its own beside it (`ch.*`, `qemu.*`).
+/// The crash-safety test enumerates all of them, so a step added without a scenario that
+/// reaches it fails that test.
+public struct JournalStep: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+
     // Sandbox records (the metadata file beside every sandbox).
-    case sandboxRecord = "sandbox.record"
-    case sandboxRecordSlot = "sandbox.record.slot"
-    case sandboxRecordPID = "sandbox.record.pid"
-    case sandboxRecordUpdate = "sandbox.record.update"
-    case sandboxRecordRemove = "sandbox.record.remove"
+    public static let sandboxRecord = JournalStep("sandbox.record")
+    public static let sandboxRecordSlot = JournalStep("sandbox.record.slot")
+    public static let sandboxRecordPID = JournalStep("sandbox.record.pid")
+    public static let sandboxRecordUpdate = JournalStep("sandbox.record.update")
+    public static let sandboxRecordRemove = JournalStep("sandbox.record.remove")
     // Disks.
-    case diskOverlayCreate = "disk.overlay.create"
-    case diskInspect = "disk.inspect"
-    case diskGrow = "disk.grow"
-    case diskRemove = "disk.remove"
-    // Cloud Hypervisor.
-    case chSpawn = "ch.spawn"
-    case chVMCreate = "ch.vm.create"
-    case chVMBoot = "ch.vm.boot"
-    case chVMPause = "ch.vm.pause"
-    case chVMResume = "ch.vm.resume"
-    case chVMResize = "ch.vm.resize"
-    case chVMBalloon = "ch.vm.balloon"
-    case chVerify = "ch.verify"
-    case chVMMStop = "ch.vmm.stop"
+    public static let diskOverlayCreate = JournalStep("disk.overlay.create")
+    public static let diskInspect = JournalStep("disk.inspect")
+    public static let diskGrow = JournalStep("disk.grow")
+    public static let diskRemove = JournalStep("disk.remove")
     // Network pools and slots.
-    case poolRecord = "network.pool.record"
-    case poolRemove = "network.pool.remove"
-    case orphanRemove = "network.orphan.remove"
-    case slotRecord = "network.slot.record"
-    case slotCreate = "network.slot.create"
-    case slotReady = "network.slot.ready"
-    case slotRepair = "network.slot.repair"
-    case slotClaim = "network.slot.claim"
-    case slotRelease = "network.slot.release"
-    case slotDestroy = "network.slot.destroy"
-    case slotForget = "network.slot.forget"
-    case natApply = "network.nat.apply"
+    public static let poolRecord = JournalStep("network.pool.record")
+    public static let poolRemove = JournalStep("network.pool.remove")
+    public static let orphanRemove = JournalStep("network.orphan.remove")
+    public static let slotRecord = JournalStep("network.slot.record")
+    public static let slotCreate = JournalStep("network.slot.create")
+    public static let slotReady = JournalStep("network.slot.ready")
+    public static let slotRepair = JournalStep("network.slot.repair")
+    public static let slotClaim = JournalStep("network.slot.claim")
+    public static let slotRelease = JournalStep("network.slot.release")
+    public static let slotDestroy = JournalStep("network.slot.destroy")
+    public static let slotForget = JournalStep("network.slot.forget")
+    public static let natApply = JournalStep("network.nat.apply")
     // Recorded resources.
-    case policyRecord = "policy.record"
+    public static let policyRecord = JournalStep("policy.record")
+
+    /// The steps shared by every runtime; a runtime's own come from its adapter.
+    public static let shared: [JournalStep] = [
+        sandboxRecord, sandboxRecordSlot, sandboxRecordPID, sandboxRecordUpdate, sandboxRecordRemove,
+        diskOverlayCreate, diskInspect, diskGrow, diskRemove,
+        poolRecord, poolRemove, orphanRemove, slotRecord, slotCreate, slotReady, slotRepair, slotClaim, slotRelease,
+        slotDestroy, slotForget, natApply,
+        policyRecord,
+    ]
 }
