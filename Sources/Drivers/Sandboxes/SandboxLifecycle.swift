@@ -1,0 +1,291 @@
+import Foundation
+import Glibc
+import Reconciler
+import Resources
+
+/// The lifecycle every runtime shares, written once: record → slot → disk → VMM → verify,
+/// and its reverse. The VMM-specific part is `vmm`; this type owns the sandbox record,
+/// the network slot, the qcow2 overlay and the order of their steps.
+public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
+    public var vmm: VMM
+    public let layout: SandboxLayout
+    public let images: ImageResolver
+    let disks: QemuImg
+    /// Where sandboxes with `network.pool` get their slot; nil runs VMMs without networking.
+    public var network: (any HostNetwork)?
+
+    public init(vmm: VMM, layout: SandboxLayout, images: ImageResolver, disks: QemuImg, network: (any HostNetwork)? = nil) {
+        self.vmm = vmm
+        self.layout = layout
+        self.images = images
+        self.disks = disks
+        self.network = network
+    }
+
+    public var runtime: Runtime { vmm.runtime }
+    public var capabilities: RuntimeCapabilities { vmm.capabilities }
+
+    // MARK: - Observe
+
+    public func observe() async throws -> [ObservedSandbox] {
+        let names = layout.sandboxDirectoryNames()
+        return await withTaskGroup(of: ObservedSandbox?.self) { group in
+            var results: [ObservedSandbox] = []
+            var next = 0
+            // Bounded fan-out: hundreds of sandboxes, a handful of sockets at a time.
+            for _ in 0..<min(32, names.count) {
+                let name = names[next]; next += 1
+                group.addTask { await observe(name) }
+            }
+            while let result = await group.next() {
+                if let result { results.append(result) }
+                if next < names.count {
+                    let name = names[next]; next += 1
+                    group.addTask { await observe(name) }
+                }
+            }
+            return results.sorted { $0.name < $1.name }
+        }
+    }
+
+    /// One sandbox as it is now, or nil when its directory holds no record (a leftover
+    /// when empty; anything else is not ours to touch).
+    func observe(_ name: String) async -> ObservedSandbox? {
+        guard let record = SandboxRecord.read(layout.metadata(name)) else { return nil }
+        let live = await liveState(name, record)
+        return ObservedSandbox(name: name, config: record.config, intendedState: record.intendedState, vm: live.state,
+                               process: live.process, liveCpus: live.cpus, liveMemory: live.memory,
+                               diskExists: FileManager.default.fileExists(atPath: layout.disk(name)), slot: record.slot,
+                               balloon: live.balloon, misplaced: live.misplaced)
+    }
+
+    /// Liveness is pid + start time + an answer on the socket, never a bare pid; and a VMM
+    /// with a slot must run in that slot's namespace.
+    func liveState(_ name: String, _ record: SandboxRecord) async -> LiveVM {
+        var process = record.process.flatMap { ProcFS.isAlive($0) ? $0 : nil }
+        if process == nil {
+            // Crashed between spawn and recording the pid: the VMM itself says who it is.
+            process = await vmm.identify(record)
+        }
+        guard let process else { return LiveVM(state: .absent) }
+        if let slot = record.slot, !NetworkNamespace.contains(pid: process.pid, slot.namespace) {
+            // Its addresses would route to whatever now holds that name: not to be trusted.
+            return LiveVM(state: .unresponsive, process: process,
+                          misplaced: "the VMM (pid \(process.pid)) does not run in its slot's network namespace \(slot.namespace) (deleted or made again by someone else); it is restarted there")
+        }
+        return await vmm.live(name, record, process: process)
+    }
+
+    // MARK: - Leftovers and preflight
+
+    /// Empty sandbox directories: a crash between making one and recording in it.
+    public func leftovers() -> [String] {
+        layout.sandboxDirectoryNames().map(layout.directory).filter { dir in
+            (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true
+        }
+    }
+
+    public func removeLeftovers() throws {
+        for dir in leftovers() where rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY {
+            throw SystemError(call: "rmdir(\(dir))", code: errno)
+        }
+    }
+
+    public func preflight(_ config: SandboxConfig) -> [String] {
+        var problems = vmm.missingParts()
+        switch config.source {
+        case .image(let image):
+            do { _ = try images.resolve(image) } catch { problems.append("\(error)") }
+        case .snapshot, .fork:
+            problems.append("restoring from a snapshot and forking are not implemented in this version of Converge; use source.image")
+        }
+        return problems
+    }
+
+    // MARK: - Create
+
+    public func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws {
+        let base: String
+        switch config.source {
+        case .image(let image):
+            base = try images.resolve(image)
+        case .snapshot, .fork:
+            throw StepFailure(step: "\(vmm.stepPrefix).source", message: "restoring from a snapshot and forking are not implemented in this version of Converge; use source.image")
+        }
+        try vmm.checkName(name, layout: layout)
+        try await journal.step(.sandboxRecord) {
+            try FileManager.default.createDirectory(atPath: layout.directory(name), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: layout.socketsDirectory, withIntermediateDirectories: true)
+            let existing = SandboxRecord.read(layout.metadata(name))
+            try SandboxRecord(name: name, config: config, intendedState: state, process: existing?.process,
+                              socket: layout.socket(name), createdAt: existing?.createdAt ?? Clock.now,
+                              slot: existing?.slot).write(to: layout.metadata(name))
+        }
+        if config.networkPool != nil {
+            var record = try recorded(name)
+            try await claimSlot(name, &record, journal: journal)
+        }
+        let disk = layout.disk(name)
+        if reuseDisk && FileManager.default.fileExists(atPath: disk) {
+            let info = try await journal.step(.diskInspect) { try await disks.info(disk) }
+            if info.virtualSize < config.disk.bytes {
+                try await journal.step(.diskGrow) { try await disks.grow(disk, to: config.disk.bytes) }
+            }
+        } else {
+            try await journal.step(.diskOverlayCreate) {
+                try await disks.createOverlay(at: disk, backing: base, size: config.disk.bytes)
+            }
+        }
+        if state != .stopped { try await transition(name, to: state, journal: journal) }
+    }
+
+    /// Claims the sandbox's slot and records it, before any VMM starts in it. Claims are
+    /// idempotent per sandbox, so a crash between the claim and its record is harmless.
+    private func claimSlot(_ name: String, _ record: inout SandboxRecord, journal: StepJournal) async throws {
+        guard let pool = record.config.networkPool else { return }
+        guard let network else {
+            throw StepFailure(step: "network.slot.claim", message: "sandbox \(name) asks for pool \(pool) but this host has no network driver")
+        }
+        record.slot = try await network.claim(pool: pool, for: name, journal: journal)
+        let claimed = record
+        try await journal.step(.sandboxRecordSlot) { try claimed.write(to: layout.metadata(name)) }
+    }
+
+    // MARK: - Power
+
+    public func transition(_ name: String, to state: PowerState, journal: StepJournal) async throws {
+        var record = try recorded(name)
+        let live = await liveState(name, record)
+        switch state {
+        case .running, .paused:
+            switch live.state {
+            case .running where state == .running, .paused where state == .paused:
+                break
+            case .running:
+                try await vmm.pause(record, journal: journal)
+            case .paused:
+                try await vmm.resume(record, journal: journal)
+            case .absent, .created, .shutdown, .unresponsive, .unknown:
+                // `.created` too: the config a VMM holds may predate the recorded one.
+                // A VMM that cannot be trusted is replaced by a fresh process; the disk stays.
+                if live.state != .absent { try await vmm.stop(name, record, process: live.process, layout: layout, journal: journal) }
+                try await boot(name, &record, journal: journal)
+                if state == .paused { try await vmm.pause(record, journal: journal) }
+            }
+            try await verify(name, record, expect: state == .running ? .running : .paused, journal: journal)
+        case .stopped:
+            if live.state != .absent { try await vmm.stop(name, record, process: live.process, layout: layout, journal: journal) }
+            record.process = nil
+        case .suspended:
+            throw StepFailure(step: "sandbox.suspend", message: "state suspended (memory snapshot to disk) is not implemented in this version of Converge; use paused or stopped")
+        }
+        record.intendedState = state
+        let final = record
+        try await journal.step(.sandboxRecordUpdate) { try final.write(to: layout.metadata(name)) }
+    }
+
+    /// The sandbox's record, or a failure saying it is not recorded.
+    func recorded(_ name: String) throws -> SandboxRecord {
+        guard let record = SandboxRecord.read(layout.metadata(name)) else {
+            throw StepFailure(step: "sandbox.record.read", message: "no record at \(layout.metadata(name)); the sandbox is not recorded")
+        }
+        return record
+    }
+
+    /// A fresh VMM, its pid recorded before anything else can fail, then the VM booted.
+    private func boot(_ name: String, _ record: inout SandboxRecord, journal: StepJournal) async throws {
+        if let problem = vmm.missingParts().first { throw StepFailure(step: "\(vmm.stepPrefix).preflight", message: problem) }
+        if record.slot == nil { try await claimSlot(name, &record, journal: journal) }
+        let process = try await vmm.spawn(name, record, layout: layout, journal: journal)
+        record.process = process
+        let spawned = record
+        try await journal.step(.sandboxRecordPID) { try spawned.write(to: layout.metadata(name)) }
+        do {
+            try await vmm.boot(name, record, layout: layout, journal: journal)
+        } catch {
+            // A half-started VMM is torn down, so the next pass starts from a clean slate.
+            try? await vmm.stop(name, record, process: process, layout: layout, journal: journal)
+            throw error
+        }
+    }
+
+    /// "Booted" is not "running": checks the process and the VM state after the fact.
+    private func verify(_ name: String, _ record: SandboxRecord, expect: VMState, journal: StepJournal) async throws {
+        try await journal.step(vmm.verifyStep) {
+            let live = await liveState(name, record)
+            guard live.state == expect else {
+                throw StepFailure(step: vmm.verifyStep.rawValue, message: "expected the VM \(expect), observed \(live.state)\(vmm.logTail(name, layout: layout))")
+            }
+        }
+    }
+
+    // MARK: - Resize and records
+
+    public func resize(_ name: String, config: SandboxConfig, journal: StepJournal) async throws {
+        var record = try recorded(name)
+        try await vmm.resize(name, record, to: config, journal: journal)
+        record.config = config
+        let resized = record
+        try await journal.step(.sandboxRecordUpdate) { try resized.write(to: layout.metadata(name)) }
+    }
+
+    public func setBalloon(_ name: String, to size: Quantity, journal: StepJournal) async throws {
+        try await vmm.setBalloon(name, try recorded(name), to: size, journal: journal)
+    }
+
+    public func update(_ name: String, config: SandboxConfig, journal: StepJournal) async throws {
+        var record = try recorded(name)
+        if let slot = record.slot, slot.pool != config.networkPool, let network {
+            // Another pool (or none): give the old slot back; the next start claims anew.
+            try await network.release(sandbox: name, journal: journal)
+            record.slot = nil
+        }
+        record.config = config
+        let updated = record
+        try await journal.step(.sandboxRecordUpdate) { try updated.write(to: layout.metadata(name)) }
+    }
+
+    public func growDisk(_ name: String, to size: Quantity, journal: StepJournal) async throws {
+        var record = try recorded(name)
+        try await journal.step(.diskGrow) { try await disks.grow(layout.disk(name), to: size.bytes) }
+        record.config.disk = size
+        let grown = record
+        try await journal.step(.sandboxRecordUpdate) { try grown.write(to: layout.metadata(name)) }
+    }
+
+    // MARK: - Destroy
+
+    public func destroy(_ name: String, keepDisk: Bool, journal: StepJournal) async throws {
+        let record = SandboxRecord.read(layout.metadata(name))
+        let probe = record ?? SandboxRecord(name: name, config: SandboxConfig(resolving: SandboxSpec(source: .image("-")), defaults: HostDefaults()),
+                                            intendedState: .stopped, process: nil, socket: layout.socket(name), createdAt: 0, slot: nil)
+        let live = await liveState(name, probe)
+        try await vmm.stop(name, probe, process: live.process, layout: layout, journal: journal)
+        if let network {
+            // Also when the claim never reached the record (a crash in between).
+            try await network.release(sandbox: name, journal: journal)
+            if var updated = SandboxRecord.read(layout.metadata(name)) {
+                updated.slot = nil
+                let released = updated
+                try await journal.step(.sandboxRecordUpdate) { try released.write(to: layout.metadata(name)) }
+            }
+        }
+        guard !keepDisk else { return }
+        try await journal.step(.diskRemove) {
+            for file in [layout.disk(name), layout.disk(name) + ".tmp", layout.vmmLog(name), layout.serialLog(name)] {
+                try AtomicFile.remove(file)
+            }
+        }
+        // The record goes last: a crash before this line leaves something to find.
+        try await journal.step(.sandboxRecordRemove) {
+            try AtomicFile.remove(layout.metadata(name))
+            let dir = layout.directory(name)
+            for leftover in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where leftover.hasPrefix(SandboxLayout.metadataFile) {
+                try AtomicFile.remove("\(dir)/\(leftover)")  // temporary record of an interrupted write
+            }
+            if rmdir(dir) != 0 && errno != ENOENT {
+                throw SystemError(call: "rmdir(\(dir))", code: errno)
+            }
+        }
+    }
+}
