@@ -5,13 +5,15 @@ import Resources
 /// once. Records calls for order assertions and can fail a call once.
 public actor FakeRuntime: SandboxRuntime {
     public nonisolated let runtime: Runtime
+    public nonisolated let capabilities: RuntimeCapabilities
     public private(set) var sandboxes: [String: ObservedSandbox]
     public private(set) var calls: [String] = []
     private var failures: [String: any Error] = [:]
     private var probe: (@Sendable (String) async -> Void)?
 
-    public init(runtime: Runtime = .cloudHypervisor, sandboxes: [ObservedSandbox] = []) {
+    public init(runtime: Runtime = .cloudHypervisor, capabilities: RuntimeCapabilities = .all, sandboxes: [ObservedSandbox] = []) {
         self.runtime = runtime
+        self.capabilities = capabilities
         self.sandboxes = Dictionary(uniqueKeysWithValues: sandboxes.map { ($0.name, $0) })
     }
 

@@ -109,7 +109,8 @@ enum StatusRows {
         let observed: ObservedState
         if let known { observed = known } else { observed = try await wiring.reconciler.observe() }
         let conditions = try await wiring.store.conditions()
-        let pending = Readiness.pending(specs: specs, observed: observed, defaults: wiring.defaults)
+        let pending = Readiness.pending(specs: specs, observed: observed, defaults: wiring.defaults,
+                                        capabilities: wiring.reconciler.capabilities)
         var rows: [StatusRow] = []
         for kind in kinds {
             var names = Set(specs.keys.filter { $0.kind == kind }.map(\.name))

@@ -9,8 +9,10 @@ import Resources
 enum Readiness {
     /// What is pending for each resource: planner findings and actions (balloon resizes
     /// are the balloon loop's steady work, not drift, and do not count).
-    static func pending(specs: [ResourceID: StoredSpec], observed: ObservedState, defaults: HostDefaults) -> [ResourceID: (reason: String, message: String)] {
-        let plan = Planner.plan(desired: specs.mapValues(\.resource), observed: observed, defaults: defaults, options: PlanOptions(force: true))
+    static func pending(specs: [ResourceID: StoredSpec], observed: ObservedState, defaults: HostDefaults,
+                        capabilities: [Runtime: RuntimeCapabilities]) -> [ResourceID: (reason: String, message: String)] {
+        let plan = Planner.plan(desired: specs.mapValues(\.resource), observed: observed, defaults: defaults, options: PlanOptions(force: true),
+                                capabilities: capabilities)
         var result: [ResourceID: (reason: String, message: String)] = [:]
         let actions = (plan.actions + plan.heldBack).filter { $0.verb != .balloon }
         for id in Set(actions.map(\.id)).union(plan.findings.map(\.id)) {

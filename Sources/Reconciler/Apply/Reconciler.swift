@@ -33,6 +33,8 @@ public actor Reconciler {
     let network: any HostNetwork
     let snapshots: any SnapshotDriver
     let defaults: HostDefaults
+    /// What each runtime can change live, as its adapter declares it.
+    public nonisolated var capabilities: [Runtime: RuntimeCapabilities] { runtimes.mapValues(\.capabilities) }
     /// One pass at a time: actor methods re-enter at every `await`.
     private var passInFlight = false
 
@@ -105,8 +107,8 @@ public actor Reconciler {
         try checkNotEmpty(specs, desired, observed, options)
         var planOptions = options.plan
         planOptions.pruneHold = desired.pruneHold
-        let plan = await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions),
-                                     observed: observed)
+        let plan = await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions,
+                                                  capabilities: capabilities), observed: observed)
         var leftovers: [String] = []
         for runtime in runtimes.values { leftovers += await runtime.leftovers() }
         return PlanReport(plan: plan, desired: desired, observed: observed, leftovers: leftovers.sorted())
@@ -167,8 +169,8 @@ public actor Reconciler {
             var planOptions = options.plan
             planOptions.maxDestroy = max(0, destroyBudget - destroyed)
             planOptions.pruneHold = desired.pruneHold
-            plan = await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions),
-                                     observed: observed)
+            plan = await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions,
+                                                  capabilities: capabilities), observed: observed)
             for finding in plan.findings where reportedFindings.insert("\(finding.id)|\(finding.reason)").inserted {
                 findings.append(finding)
                 progress(.finding(finding))

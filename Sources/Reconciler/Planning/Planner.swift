@@ -21,8 +21,9 @@ public struct PlanOptions: Sendable, Equatable {
 /// plan, ordered so that a resource comes after what it needs (pool and policy before a
 /// sandbox, fork source before fork, snapshot before restore) and destroys come last.
 public enum Planner {
+    /// - Parameter capabilities: what each runtime can change live (`.all` for one not named).
     public static func plan(desired: [ResourceID: Resource], observed: ObservedState, defaults: HostDefaults,
-                            options: PlanOptions = PlanOptions()) -> Plan {
+                            options: PlanOptions = PlanOptions(), capabilities: [Runtime: RuntimeCapabilities] = [:]) -> Plan {
         var actions: [Action] = []
         var findings: [Finding] = []
         for resource in DependencyOrder.sorted(desired) {
@@ -34,12 +35,13 @@ public enum Planner {
             case .sandbox(let spec):
                 let config = SandboxConfig(resolving: spec, defaults: defaults)
                 let current = observed.sandboxes[resource.name]
+                let can = capabilities[spec.runtime] ?? .all
                 let result = SandboxDiff.actions(name: resource.name, spec: spec, config: config,
-                                                 observed: current, observedAll: observed)
+                                                 observed: current, observedAll: observed, capabilities: can)
                 actions += result.actions
                 findings += result.findings
                 // The balloon is sized once the sandbox is otherwise where its spec says.
-                if result.actions.isEmpty, let current,
+                if result.actions.isEmpty, let current, can.balloon || spec.balloonPolicy == nil,
                    let balloon = BalloonDiff.action(id: resource.id, policyName: spec.balloonPolicy,
                                                     policy: spec.balloonPolicy.flatMap { desired[ResourceID(.balloonPolicy, $0)]?.balloonPolicy },
                                                     observed: current) {

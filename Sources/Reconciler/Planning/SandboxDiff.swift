@@ -8,9 +8,19 @@ enum SandboxDiff {
     }
 
     static func actions(name: String, spec: SandboxSpec, config desired: SandboxConfig, observed: ObservedSandbox?,
-                        observedAll: ObservedState) -> Result {
+                        observedAll: ObservedState, capabilities can: RuntimeCapabilities = .all) -> Result {
         let id = ResourceID(.sandbox, name)
         var result = Result()
+        // What the runtime cannot do at all is refused with the reason, not attempted.
+        if spec.state == .paused && !can.pause {
+            result.findings.append(Finding(id, .blocked, reason: "PauseUnsupported",
+                                           message: "runtime \(desired.runtime.rawValue) cannot pause a VM; use state running or stopped"))
+            return result
+        }
+        if spec.balloonPolicy != nil && !can.balloon {
+            result.findings.append(Finding(id, .blocked, reason: "BalloonUnsupported",
+                                           message: "runtime \(desired.runtime.rawValue) has no balloon; remove spec.balloon"))
+        }
         // A pool being applied or repaired goes first: a sandbox's slot may be what it repairs.
         let needs = DependencyOrder.sandboxNeeds(pool: desired.networkPool, policy: desired.balloonPolicy, source: desired.source)
             .filter { $0.kind != .tapPool || (observedAll.pools[$0.name]?.broken ?? 1) > 0 }
@@ -63,10 +73,13 @@ enum SandboxDiff {
             || applied.networkPool != desired.networkPool
             || desired.cpus > applied.maxCpus || desired.memory > applied.maxMemory
             || desired.memory < bootMemory
+            || (desired.cpus != applied.cpus && !can.liveCPUResize)
+            || (desired.memory > applied.memory && !can.liveMemoryGrow)
+            || (desired.memory < applied.memory && !can.liveMemoryShrink)
         if bootShapeChanged && alive {
             var replacement = desired
             replacement.disk = max(applied.disk, desired.disk)  // the kept disk never shrinks
-            result.actions.append(Action(id, .replace, reason: replaceReason(applied, desired) + " (forces replacement; the disk is kept)",
+            result.actions.append(Action(id, .replace, reason: replaceReason(applied, desired, can) + " (forces replacement; the disk is kept)",
                                          changes: changes, dependsOn: needs, config: replacement, targetState: spec.state, keepsDisk: true))
             return result
         }
@@ -109,10 +122,13 @@ enum SandboxDiff {
         return result
     }
 
-    private static func replaceReason(_ a: SandboxConfig, _ d: SandboxConfig) -> String {
+    private static func replaceReason(_ a: SandboxConfig, _ d: SandboxConfig, _ can: RuntimeCapabilities) -> String {
         if a.limits != d.limits { return "limits changed" }
         if a.gpus != d.gpus { return "devices.gpus changed" }
         if a.networkPool != d.networkPool { return "network.pool changed" }
+        if d.cpus != a.cpus && !can.liveCPUResize { return "runtime \(d.runtime.rawValue) cannot change vCPUs of a running VM" }
+        if d.memory > a.memory && !can.liveMemoryGrow { return "runtime \(d.runtime.rawValue) cannot add memory to a running VM" }
+        if d.memory < a.memory && !can.liveMemoryShrink { return "runtime \(d.runtime.rawValue) cannot take memory from a running VM" }
         if d.cpus > a.maxCpus { return "cpus \(d.cpus) exceed the boot-time ceiling of \(a.maxCpus) (raise limits.cpus for in-place resize)" }
         if d.memory < (a.bootMemory ?? a.memory) {
             return "memory \(d.memory) is below the \((a.bootMemory ?? a.memory)) the VM booted with, which cannot be unplugged live"

@@ -26,6 +26,11 @@ public struct RuntimeCapabilities: Sendable, Hashable {
         self.pause = pause
     }
 
+    /// Everything: what the planner assumes of a runtime it was not told about (no
+    /// sandbox of an unknown runtime can be built anyway).
+    public static let all = RuntimeCapabilities(liveCPUResize: true, liveMemoryGrow: true, liveMemoryShrink: true,
+                                                memorySnapshot: true, balloon: true, pause: true)
+
     /// What a runtime that declares nothing can do: start, stop and replace.
     public static let none = RuntimeCapabilities(liveCPUResize: false, liveMemoryGrow: false, liveMemoryShrink: false,
                                                  memorySnapshot: false, balloon: false, pause: false)

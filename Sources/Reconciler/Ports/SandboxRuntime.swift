@@ -7,6 +7,8 @@ import Resources
 /// on one sandbox are never called concurrently; different sandboxes may be.
 public protocol SandboxRuntime: Sendable {
     var runtime: Runtime { get }
+    /// What this runtime can change on a live VM; the planner asks, never assumes.
+    var capabilities: RuntimeCapabilities { get }
 
     /// Every sandbox of this runtime that Converge owns on the host, live or not.
     func observe() async throws -> [ObservedSandbox]
