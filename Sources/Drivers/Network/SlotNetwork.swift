@@ -25,9 +25,9 @@ public actor SlotNetwork: HostNetwork {
     /// Being built, torn down or repaired right now.
     private func busy(_ key: String) -> Bool { reservations[key] != nil || teardowns[key] != nil }
 
-    /// Slot records, read from disk once: this actor is their only writer while it holds
-    /// the state directory's lock.
-    private var cache: [String: SlotRecord]?
+    /// Pool and slot records, read from disk once: this actor is their only writer while
+    /// it holds the state directory's lock.
+    private var records: SlotRecords
     /// Slots built at the same time during a refill.
     static let refillWidth = 4
     /// Teardowns of released slots still running, by "pool/index".
@@ -35,31 +35,18 @@ public actor SlotNetwork: HostNetwork {
     /// Pools being removed: a concurrent rules rewrite must not bring their rules back.
     private var removing: Set<String> = []
 
-    struct PoolRecord: Codable { var name: String; var spec: TapPoolSpec }
-    struct SlotRecord: Codable {
-        var pool: String
-        var index: Int
-        var claimedBy: String?
-        var ready: Bool
-        /// Released and waiting to be torn down; never handed out again.
-        var retired: Bool? = nil
-        /// The addressing it was built with (`SlotLayout.key`); a claim takes only slots of
-        /// the pool's current spec.
-        var layout: String? = nil
-    }
-
     /// - Parameters:
     ///   - directory: where pool and slot records live (in the state directory).
     ///   - prefix: the first letters of every host object's name (1–5 lowercase letters or digits).
     public init(directory: String, prefix: String = "cvg") {
         self.directory = directory
         self.prefix = prefix
+        records = SlotRecords(directory: directory)
     }
 
-    private var poolsDirectory: String { "\(directory)/pools" }
-    private var slotsDirectory: String { "\(directory)/slots" }
-    private func poolPath(_ pool: String) -> String { "\(poolsDirectory)/\(pool).json" }
-    private func slotPath(_ pool: String, _ index: Int) -> String { "\(slotsDirectory)/\(pool)-\(index).json" }
+    private func pools() -> [String: SlotRecords.Pool] { records.pools() }
+    private func slots(of pool: String? = nil) -> [SlotRecords.Slot] { records.slots(of: pool) }
+
     private var tableName: String { prefix == "cvg" ? "converge" : "converge_\(prefix)" }
 
     /// Host-wide ownership of `prefix`: checked before reading the host, taken before
@@ -70,78 +57,6 @@ public actor SlotNetwork: HostNetwork {
         guard !ownsPrefix else { return }
         try ownership.take()
         ownsPrefix = true
-    }
-
-    // MARK: - Records
-
-    /// Pool records, read from disk once (like slot records: this actor is their only writer).
-    private var poolCache: [String: PoolRecord]?
-
-    private func pools() -> [String: PoolRecord] {
-        if let poolCache { return poolCache }
-        var loaded: [String: PoolRecord] = [:]
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: poolsDirectory)) ?? [] where file.hasSuffix(".json") {
-            if let data = FileManager.default.contents(atPath: "\(poolsDirectory)/\(file)"),
-               let record = try? JSONDecoder().decode(PoolRecord.self, from: data) { loaded[record.name] = record }
-        }
-        poolCache = loaded
-        return loaded
-    }
-
-    private func write(_ pool: PoolRecord) throws {
-        try FileManager.default.createDirectory(atPath: poolsDirectory, withIntermediateDirectories: true)
-        // Reading records changes nothing (plan reads them too); the first write sweeps
-        // what a killed writer left.
-        if !temporariesSwept { sweepTemporaries() }
-        try AtomicFile.write(try JSONEncoder().encode(pool), to: poolPath(pool.name))
-        _ = pools()
-        poolCache![pool.name] = pool
-    }
-
-    private func forgetPool(_ name: String) throws {
-        try AtomicFile.remove(poolPath(name))
-        _ = pools()
-        poolCache![name] = nil
-    }
-
-    private func slots(of pool: String? = nil) -> [SlotRecord] {
-        if cache == nil {
-            var loaded: [String: SlotRecord] = [:]
-            for file in (try? FileManager.default.contentsOfDirectory(atPath: slotsDirectory)) ?? [] where file.hasSuffix(".json") {
-                if let data = FileManager.default.contents(atPath: "\(slotsDirectory)/\(file)"),
-                   let record = try? JSONDecoder().decode(SlotRecord.self, from: data) {
-                    loaded["\(record.pool)/\(record.index)"] = record
-                }
-            }
-            cache = loaded
-        }
-        return cache!.values.filter { pool == nil || $0.pool == pool }.sorted { ($0.pool, $0.index) < ($1.pool, $1.index) }
-    }
-
-    private var slotsDirectoryMade = false
-
-    private var temporariesSwept = false
-    private func sweepTemporaries() {
-        AtomicFile.removeAbandonedTemporaries(in: poolsDirectory)
-        AtomicFile.removeAbandonedTemporaries(in: slotsDirectory)
-        temporariesSwept = true
-    }
-
-    private func write(_ slot: SlotRecord) throws {
-        if !temporariesSwept { sweepTemporaries() }
-        if !slotsDirectoryMade {
-            try FileManager.default.createDirectory(atPath: slotsDirectory, withIntermediateDirectories: true)
-            slotsDirectoryMade = true
-        }
-        try AtomicFile.write(try JSONEncoder().encode(slot), to: slotPath(slot.pool, slot.index))
-        _ = slots()
-        cache!["\(slot.pool)/\(slot.index)"] = slot
-    }
-
-    private func forget(_ pool: String, _ index: Int) throws {
-        try AtomicFile.remove(slotPath(pool, index))
-        _ = slots()
-        cache!["\(pool)/\(index)"] = nil
     }
 
     /// Waits for released slots still being torn down.
@@ -224,17 +139,17 @@ public actor SlotNetwork: HostNetwork {
         }
         let previous = pools()[name]
         try await journal.step(.poolRecord) {
-            try write(PoolRecord(name: name, spec: spec))
+            try records.write(SlotRecords.Pool(name: name, spec: spec))
         }
         let health = try await inspect(layout)
         for orphan in health.orphans {
             // Checked again now: a slot may have been recorded since the inspection.
             let index = layout.index(inNamespace: orphan) ?? layout.index(inVeth: orphan)
-            if let index, cache?["\(name)/\(index)"] != nil || busy("\(name)/\(index)") { continue }
-            try await journal.step(.orphanRemove) { try await removeObject(orphan) }
+            if let index, records.slot("\(name)/\(index)") != nil || busy("\(name)/\(index)") { continue }
+            try await journal.step(.orphanRemove) { try await SlotBuilder.removeObject(orphan) }
         }
         let specChanged = previous.map { $0.spec.subnet != spec.subnet || $0.spec.guestGateway != spec.guestGateway || $0.spec.guestAddress != spec.guestAddress } ?? false
-        let inFlight = { (slot: SlotRecord) in self.busy("\(name)/\(slot.index)") }
+        let inFlight = { (slot: SlotRecords.Slot) in self.busy("\(name)/\(slot.index)") }
         let current = SlotLayout.key(spec)
         for slot in slots(of: name) where !inFlight(slot) && slot.claimedBy == nil
             && (specChanged || slot.layout != current || !health.healthy.contains(slot.index) || !slot.ready || slot.retired == true) {
@@ -247,11 +162,11 @@ public actor SlotNetwork: HostNetwork {
             let key = "\(name)/\(slot.index)"
             reserve(key)
             defer { unreserve(key) }
-            try await journal.step(.slotRepair) { try await buildSlot(layout, slot.index) }
-            if !slot.ready, var finished = cache?[key], finished.claimedBy != nil {
+            try await journal.step(.slotRepair) { try await SlotBuilder.build(layout, slot.index) }
+            if !slot.ready, var finished = records.slot(key), finished.claimedBy != nil {
                 finished.ready = true
                 let record = finished
-                try await journal.step(.slotReady) { try write(record) }
+                try await journal.step(.slotReady) { try records.write(record) }
             }
         }
         var idle = slots(of: name).filter { $0.claimedBy == nil && $0.retired != true && !inFlight($0) }
@@ -286,11 +201,11 @@ public actor SlotNetwork: HostNetwork {
         let layout = SlotLayout(prefix: prefix, pool: name, spec: record.spec)
         for slot in slots(of: name) { try await destroySlot(layout, slot.index, journal: journal) }
         for orphan in try await inspect(layout).orphans {
-            try await journal.step(.orphanRemove) { try await removeObject(orphan) }
+            try await journal.step(.orphanRemove) { try await SlotBuilder.removeObject(orphan) }
         }
         // The rules first, the record last: a crash in between leaves the record to find.
         try await journal.step(.natApply) { try await applyHostRules(excluding: name) }
-        try await journal.step(.poolRemove) { try forgetPool(name) }
+        try await journal.step(.poolRemove) { try records.forgetPool(name) }
         if pools().isEmpty {
             try ownership.release()
             ownsPrefix = false
@@ -309,16 +224,16 @@ public actor SlotNetwork: HostNetwork {
         if var mine = slots(of: pool).first(where: { $0.claimedBy == sandbox }) {
             // Another task (a repair) may be building this very slot: let it finish first.
             while busy("\(pool)/\(mine.index)") { try await Task.sleep(nanoseconds: 5_000_000) }
-            mine = cache?["\(pool)/\(mine.index)"] ?? mine
+            mine = records.slot("\(pool)/\(mine.index)") ?? mine
             if !mine.ready {
                 // Claimed, but its build was interrupted: finish it before handing it out.
                 let key = "\(pool)/\(mine.index)"
                 reserve(key)
                 defer { unreserve(key) }
-                try await journal.step(.slotRepair) { try await buildSlot(layout, mine.index) }
+                try await journal.step(.slotRepair) { try await SlotBuilder.build(layout, mine.index) }
                 mine.ready = true
                 let finished = mine
-                try await journal.step(.slotReady) { try write(finished) }
+                try await journal.step(.slotReady) { try records.write(finished) }
             }
             return layout.slot(mine.index)
         }
@@ -327,7 +242,7 @@ public actor SlotNetwork: HostNetwork {
             reserve(key)
             defer { unreserve(key) }
             free.claimedBy = sandbox
-            try await journal.step(.slotClaim) { try write(free) }
+            try await journal.step(.slotClaim) { try records.write(free) }
             return layout.slot(free.index)
         }
         // A cold pool: make a slot now, claimed from the start.
@@ -346,7 +261,7 @@ public actor SlotNetwork: HostNetwork {
         slot.ready = false
         slot.retired = true
         let retired = slot
-        try await journal.step(.slotRelease) { try write(retired) }
+        try await journal.step(.slotRelease) { try records.write(retired) }
         let layout = SlotLayout(prefix: prefix, pool: slot.pool, spec: record.spec)
         let key = "\(slot.pool)/\(slot.index)"
         teardowns[key] = Task { await self.tearDown(layout, retired.index) }
@@ -360,7 +275,13 @@ public actor SlotNetwork: HostNetwork {
 
     // MARK: - Slots
 
-    private func createSlot(_ layout: SlotLayout, claimedBy: String? = nil, journal: StepJournal) async throws -> SlotRecord {
+    /// The root namespace's rules for every pool that stays.
+    private func applyHostRules(excluding removed: String? = nil) async throws {
+        let staying = pools().values.filter { $0.name != removed && !removing.contains($0.name) }
+        try await HostRules.apply(prefix: prefix, table: tableName, pools: Array(staying), directory: directory)
+    }
+
+    private func createSlot(_ layout: SlotLayout, claimedBy: String? = nil, journal: StepJournal) async throws -> SlotRecords.Slot {
         let used = Set(slots(of: layout.pool).map(\.index))
         guard let index = (0..<layout.capacity).first(where: { !used.contains($0) && !busy("\(layout.pool)/\($0)") }) else {
             throw StepFailure(step: "network.slot.create", message: "pool \(layout.pool)'s subnet \(layout.spec.subnet) has no free /30 left (\(layout.capacity) slots)")
@@ -369,85 +290,12 @@ public actor SlotNetwork: HostNetwork {
         reserve(key)
         defer { unreserve(key) }
         // The record comes first, so a crash during creation leaves something to find.
-        var record = SlotRecord(pool: layout.pool, index: index, claimedBy: claimedBy, ready: false, layout: SlotLayout.key(layout.spec))
-        try await journal.step(.slotRecord) { try write(record) }
-        try await journal.step(.slotCreate) { try await buildSlot(layout, index) }
+        var record = SlotRecords.Slot(pool: layout.pool, index: index, claimedBy: claimedBy, ready: false, layout: SlotLayout.key(layout.spec))
+        try await journal.step(.slotRecord) { try records.write(record) }
+        try await journal.step(.slotCreate) { try await SlotBuilder.build(layout, index) }
         record.ready = true
-        try await journal.step(.slotReady) { try write(record) }
+        try await journal.step(.slotReady) { try records.write(record) }
         return record
-    }
-
-    /// Makes (or completes) slot `index`: every part is checked before it is added, so the
-    /// same call creates a slot and repairs one whose parts were deleted by hand.
-    private func buildSlot(_ layout: SlotLayout, _ index: Int) async throws {
-        let ns = layout.namespace(index)
-        if NetworkNamespace.exists(ns) && !NetworkNamespace.isPinned(ns) {
-            try NetworkNamespace.delete(ns)  // a crash between creating the file and mounting on it
-        }
-        let create = !NetworkNamespace.exists(ns)
-        do {
-            try await NetworkNamespace.run(ns, create: create) { root in
-                try Self.configureInside(layout, index, fresh: create, rootNamespaceFD: root)
-            }
-        } catch let error as SystemError where error.code == EPERM {
-            throw StepFailure(step: "network.slot.create", message: "creating network namespaces needs root (CAP_SYS_ADMIN): \(error)")
-        }
-    }
-
-    /// Runs `body` in the root namespace and comes back to the calling thread's namespace.
-    private static func inRootNamespace(_ root: Int32, _ body: () throws -> Void) throws {
-        let here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard here >= 0 else { throw SystemError(call: "open(/proc/thread-self/ns/net)", code: errno) }
-        defer { close(here) }
-        guard cvg_setns_net(root) == 0 else { throw SystemError(call: "setns(root)", code: errno) }
-        let result = Result { try body() }
-        guard cvg_setns_net(here) == 0 else { throw SystemError(call: "setns(slot)", code: errno) }
-        try result.get()
-    }
-
-    private static func configureInside(_ layout: SlotLayout, _ index: Int, fresh: Bool, rootNamespaceFD root: Int32) throws {
-        let nl = try Netlink()
-        var links = Set(try nl.linkNames())
-        try nl.setUp("lo")
-        // Each part is checked before it is added, and "already there" is success: the same
-        // code creates a slot and completes one.
-        if !links.contains(SlotLayout.uplink) {
-            do {
-                try nl.createVeth(SlotLayout.uplink, peer: layout.hostVeth(index), peerNamespaceFD: root)
-            } catch let error as SystemError where error.code == EEXIST {
-                // The host end outlived its namespace (deleted under a live VMM, which still
-                // holds the peer): it leads nowhere useful, so it is made again.
-                try inRootNamespace(root) { try Netlink().deleteLink(layout.hostVeth(index)) }
-                try nl.createVeth(SlotLayout.uplink, peer: layout.hostVeth(index), peerNamespaceFD: root)
-            }
-        }
-        if !links.contains(SlotLayout.tap) {
-            guard cvg_tap_create(SlotLayout.tap) == 0 || errno == EBUSY || errno == EEXIST else {
-                throw SystemError(call: "TUNSETIFF(\(SlotLayout.tap))", code: errno)
-            }
-        }
-        links = Set(try nl.linkNames())
-        let addresses = Set(try nl.addresses().map(\.address))
-        if !addresses.contains(layout.slotAddress(index)) {
-            try tolerating(EEXIST) { try nl.addAddress(SlotLayout.uplink, layout.slotAddress(index), prefix: 30) }
-        }
-        if !addresses.contains(layout.spec.guestGateway.address.value) {
-            try tolerating(EEXIST) { try nl.addAddress(SlotLayout.tap, layout.spec.guestGateway.address.value, prefix: layout.spec.guestGateway.prefix) }
-        }
-        try nl.setUp(SlotLayout.uplink)
-        try nl.setUp(SlotLayout.tap)
-        do { try nl.addDefaultRoute(via: layout.hostAddress(index)) } catch let e as SystemError where e.code == EEXIST {}
-        try writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")  // this namespace only
-        try NFTables.run(layout.namespaceRules(index, replacing: !fresh))
-
-        // The host end, from the root namespace (the peer was created there directly).
-        guard cvg_setns_net(root) == 0 else { throw SystemError(call: "setns(root)", code: errno) }
-        let host = try Netlink()
-        let hostAddresses = Set(try host.addresses().map(\.address))
-        if !hostAddresses.contains(layout.hostAddress(index)) {
-            try tolerating(EEXIST) { try host.addAddress(layout.hostVeth(index), layout.hostAddress(index), prefix: 30) }
-        }
-        try host.setUp(layout.hostVeth(index))
     }
 
     /// - Parameter onlyIfIdle: skip the slot if, by now, it was claimed or is busy (pool
@@ -456,100 +304,15 @@ public actor SlotNetwork: HostNetwork {
         // Reserved until the record is gone, so no creation reuses the index meanwhile.
         let key = "\(layout.pool)/\(index)"
         if onlyIfIdle {
-            guard let current = cache?[key], current.claimedBy == nil, !busy(key) else { return }
+            guard let current = records.slot(key), current.claimedBy == nil, !busy(key) else { return }
         }
         reserve(key)
         defer { unreserve(key) }
         try await journal.step(.slotDestroy) {
-            try await Self.removeSlotObjects(layout, index)
+            try await SlotBuilder.remove(layout, index)
         }
         // The record goes last.
-        try await journal.step(.slotForget) { try forget(layout.pool, index) }
+        try await journal.step(.slotForget) { try records.forget(layout.pool, index) }
     }
 
-    private static func removeSlotObjects(_ layout: SlotLayout, _ index: Int) async throws {
-        try await NetworkNamespace.runInRoot {
-            // Deleting one end of a veth deletes both; then the namespace is unpinned.
-            try Netlink().deleteLink(layout.hostVeth(index))
-            try NetworkNamespace.delete(layout.namespace(index))
-        }
-    }
-
-    private func removeObject(_ name: String) async throws {
-        try await NetworkNamespace.runInRoot {
-            if NetworkNamespace.exists(name) { try NetworkNamespace.delete(name) } else { try Netlink().deleteLink(name) }
-        }
-    }
-
-    // MARK: - Host rules
-
-    /// Converge's own nftables table in the root namespace, rewritten atomically: slots never
-    /// reach each other, and pools with `nat: true` masquerade out. Nothing else is touched.
-    private func applyHostRules(excluding removed: String? = nil) async throws {
-        let all = pools().values.filter { $0.name != removed && !removing.contains($0.name) }.sorted { $0.name < $1.name }
-        let natSubnets = all.filter(\.spec.nat).map(\.spec.subnet)
-        var text = "add table ip \(tableName)\ndelete table ip \(tableName)\n"
-        if !all.isEmpty {
-            text += """
-            table ip \(tableName) {
-                chain forward {
-                    type filter hook forward priority filter; policy accept;
-                    iifname "\(prefix)*" oifname "\(prefix)*" drop
-                }
-                chain postrouting {
-                    type nat hook postrouting priority srcnat; policy accept;
-            \(natSubnets.map { "        ip saddr \($0) oifname != \"\(prefix)*\" masquerade" }.joined(separator: "\n"))
-                }
-            }
-
-            """
-        }
-        let commands = text
-        _ = try await NetworkNamespace.runInRoot { try NFTables.run(commands) }
-        try updateForwarding(needed: !natSubnets.isEmpty)
-    }
-
-    /// Outbound NAT needs IPv4 forwarding on the host: on while any state directory on this
-    /// host has a NAT pool, and put back as it was when the last one goes. The record is
-    /// host-wide (/run/converge): one entry per state directory, and the value found first.
-    private func updateForwarding(needed: Bool) throws {
-        let shared = "/run/converge/ip_forward"
-        let users = "\(shared)/users"
-        let saved = "\(shared)/before"
-        let me = "\(users)/\(Self.fingerprint(directory))"
-        let current = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_forward", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0"
-        if needed {
-            try FileManager.default.createDirectory(atPath: users, withIntermediateDirectories: true)
-            if !FileManager.default.fileExists(atPath: saved) { try AtomicFile.write(Data(current.utf8), to: saved) }
-            if !FileManager.default.fileExists(atPath: me) { try AtomicFile.write(Data(directory.utf8), to: me) }
-            if current != "1" { try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1") }
-        } else {
-            try AtomicFile.remove(me)
-            // Entries of state directories that no longer exist hold nothing.
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: users)) ?? [] {
-                let owner = (try? String(contentsOfFile: "\(users)/\(entry)", encoding: .utf8)) ?? ""
-                if !FileManager.default.fileExists(atPath: owner) { try? AtomicFile.remove("\(users)/\(entry)") }
-            }
-            let others = (try? FileManager.default.contentsOfDirectory(atPath: users)) ?? []
-            if others.isEmpty, let before = try? String(contentsOfFile: saved, encoding: .utf8) {
-                try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", before)
-                try AtomicFile.remove(saved)
-            }
-        }
-    }
-
-    static func fingerprint(_ text: String) -> String { String(FNV1a.hash(text), radix: 16) }
-
-    /// Runs `body`; a `SystemError` with `code` counts as success.
-    private static func tolerating(_ code: Int32, _ body: () throws -> Void) throws {
-        do { try body() } catch let error as SystemError where error.code == code {}
-    }
-
-    static func writeSysctl(_ path: String, _ value: String) throws {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError(call: "open(\(path))", code: errno) }
-        defer { close(fd) }
-        let n = value.withCString { Glibc.write(fd, $0, strlen($0)) }
-        guard n >= 0 else { throw SystemError(call: "write(\(path))", code: errno) }
-    }
 }
