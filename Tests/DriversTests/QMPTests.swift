@@ -98,6 +98,34 @@ struct QMPTests {
         #expect(try await client.events().isEmpty)
     }
 
+    @Test("waiting for an event that never comes fails with a deadline error naming the event", needsQEMU)
+    func eventDeadline() async throws {
+        let qemu = try QEMUUnderTest()
+        let client = try await qemu.connect()
+        let start = ContinuousClock.now
+        await #expect { _ = try await client.waitForEvent("SHUTDOWN", timeout: 0.2) } throws: { error in
+            guard case QEMU.QMPError.timedOut(let socket, "event SHUTDOWN", 0.2) = error else { return false }
+            return socket == qemu.socket
+        }
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(try await client.status() == .prelaunch)
+    }
+
+    @Test("the event log keeps the newest 256 events and counts the ones it dropped", needsQEMU)
+    func eventLogBound() async throws {
+        let qemu = try QEMUUnderTest()
+        let client = try await qemu.connect()
+        for _ in 0..<130 {  // 260 events: RESUME, STOP, RESUME, ...
+            try await client.cont()
+            try await client.stop()
+        }
+        let events = try await client.drainEvents()
+        #expect(events.count == QEMU.QMPClient.eventCapacity)
+        #expect(await client.droppedEvents == 260 - QEMU.QMPClient.eventCapacity)
+        #expect(events.first?.name == "RESUME" && events.last?.name == "STOP")
+        #expect(zip(events, events.dropFirst()).allSatisfy { $0.timestamp <= $1.timestamp })
+    }
+
     @Test("an unknown command fails with QMPError.command of class CommandNotFound, and the client stays usable", needsQEMU)
     func unknownCommand() async throws {
         let qemu = try QEMUUnderTest()

@@ -127,10 +127,14 @@ extension QEMU {
         public var droppedEvents: Int { log.dropped }
 
         /// Removes and returns the oldest collected event named `name`, reading the socket
-        /// until one arrives. Other events stay in the log.
-        /// - Throws: `.timedOut` (command named `event NAME`), `.closed`.
-        public func waitForEvent(_ name: String, timeout: Double? = nil) throws(QMPError) -> QMPEvent {
-            let deadline = Deadline(seconds: timeout ?? self.timeout)
+        /// until one arrives. Other events stay in the log. Like a call, it waits its turn
+        /// behind earlier calls, and that wait counts against `timeout`.
+        /// - Throws: `.timedOut` (its command reads `event NAME`), `.closed`.
+        public nonisolated func waitForEvent(_ name: String, timeout: Double? = nil) async throws -> QMPEvent {
+            try await awaitEvent(name, deadline: Deadline(seconds: timeout ?? self.timeout))
+        }
+
+        private func awaitEvent(_ name: String, deadline: Deadline) throws(QMPError) -> QMPEvent {
             let label = "event \(name)"
             while true {
                 if let event = log.remove(named: name) { return event }
