@@ -61,3 +61,23 @@ int cvg_inotify_watch_tree_events(int fd, const char *path) {
 #define SYS_pidfd_open 434
 #endif
 int cvg_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+long cvg_send_with_fd(int sock, const void *buf, unsigned long len, int fd) {
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    union {
+        char bytes[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
+                          .msg_controllen = sizeof(control.bytes) };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    return (long)sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}

@@ -38,4 +38,9 @@ int cvg_inotify_watch_tree_events(int fd, const char *path);
 /* pidfd_open(pid, 0): a descriptor that becomes readable when the process exits. */
 int cvg_pidfd_open(int pid);
 
+/* sendmsg(2) of `len` bytes of `buf` on a connected Unix socket with `fd` attached as
+   SCM_RIGHTS ancillary data (CMSG_* are macros Swift cannot import); MSG_NOSIGNAL |
+   MSG_DONTWAIT. Returns the bytes sent, or -1 with errno set. */
+long cvg_send_with_fd(int sock, const void *buf, unsigned long len, int fd);
+
 #endif
