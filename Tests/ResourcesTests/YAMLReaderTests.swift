@@ -19,7 +19,10 @@ struct YAMLReaderTests {
     @Test("a syntax error names the line and column")
     func syntaxError() {
         #expect(throws: Diagnostic.self) { try YAMLDocuments.parse("a: [1, 2\nb: 3\n", file: "bad.yaml") }
-        do { _ = try YAMLDocuments.parse("a: b: c\n", file: "bad.yaml") } catch {
+        do {
+            _ = try YAMLDocuments.parse("a: b: c\n", file: "bad.yaml")
+            Issue.record("accepted 'a: b: c'")
+        } catch {
             #expect(error.description.hasPrefix("bad.yaml:1:5: error: YAML syntax error"))
         }
     }
