@@ -27,6 +27,28 @@ struct YAMLReaderTests {
         }
     }
 
+    @Test("a syntax error at the end of a file without a final newline points at the end of its last line")
+    func syntaxErrorAtEnd() {
+        do {
+            _ = try YAMLDocuments.parse("a: 1\nb: [1, 2", file: "bad.yaml")
+            Issue.record("accepted an unclosed sequence")
+        } catch {
+            #expect(error.mark == Mark(line: 2, column: 9))
+            #expect(error.rendered(source: "a: 1\nb: [1, 2").hasSuffix("\n    b: [1, 2\n            ^"))
+        }
+    }
+
+    @Test("a control character is reported where it is, not at 1:1")
+    func controlCharacter() {
+        do {
+            _ = try YAMLDocuments.parse("a: 1\nb: x\u{01}y\n", file: "bad.yaml")
+            Issue.record("accepted a control character")
+        } catch {
+            #expect(error.mark == Mark(line: 2, column: 5))
+            #expect(error.message.contains("control characters are not allowed"))
+        }
+    }
+
     @Test("duplicate keys are rejected at the second key")
     func duplicateKey() {
         do {

@@ -8,8 +8,10 @@ internal import CYAML
 final class YAMLReader {
     private var parser = yaml_parser_t()
     private let file: String
+    private let text: String
 
-    private init(file: String) {
+    private init(text: String, file: String) {
+        self.text = text
         self.file = file
         yaml_parser_initialize(&parser)
     }
@@ -23,7 +25,7 @@ final class YAMLReader {
     /// - Throws: `Diagnostic` at the first syntax error or forbidden feature.
     static func documents(in text: String, file: String) throws(Diagnostic) -> [Document] {
         let bytes = Array(text.utf8)
-        let reader = YAMLReader(file: file)
+        let reader = YAMLReader(text: text, file: file)
         // libyaml keeps the pointer for the whole parse, so the parse runs inside the closure.
         let result: Result<[Document], Diagnostic> = bytes.withUnsafeBufferPointer { buffer in
             yaml_parser_set_input_string(&reader.parser, buffer.baseAddress, buffer.count)
@@ -83,7 +85,10 @@ final class YAMLReader {
     }
 
     private func syntaxError() -> Diagnostic {
-        let mark = Mark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1)
+        let lines = SourceLines(text)
+        let mark = parser.error == YAML_READER_ERROR
+            ? lines.mark(atByte: Int(parser.problem_offset))
+            : lines.clamped(Mark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1))
         var message = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         if let context = parser.context.map({ String(cString: $0) }) {
             message = "\(message) \(context)"
