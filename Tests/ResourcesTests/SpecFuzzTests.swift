@@ -8,7 +8,7 @@ import Testing
 /// `CONVERGE_FUZZ_SEED` to explore other inputs.
 @Suite("Spec fuzzing")
 struct SpecFuzzTests {
-    static let iterations = 2000
+    static let iterations = 1500
 
     @Test("mutated examples never crash the loader, and every diagnostic has a position and a message")
     func mutatedExamples() throws {

@@ -81,6 +81,15 @@ struct YAMLReaderTests {
         #expect(docs[1].root.mark.line == 3)
     }
 
+    @Test("a long source line renders only the part around the caret")
+    func longLine() {
+        let line = String(repeating: "x", count: 1000) + "!" + String(repeating: "y", count: 1000)
+        let d = Diagnostic(file: "long.yaml", mark: Mark(line: 1, column: 1001), message: "here")
+        let rendered = d.rendered(source: line).split(separator: "\n")
+        #expect(rendered[1] == "    …" + String(repeating: "x", count: 60) + "!" + String(repeating: "y", count: 59) + "…")
+        #expect(rendered[2] == "    " + String(repeating: " ", count: 61) + "^")
+    }
+
     @Test("a diagnostic renders the source line and a caret under the column")
     func rendering() {
         let d = Diagnostic(file: "sandbox.yaml", mark: Mark(line: 2, column: 9), message: "spec.cpus must be between 1 and 256, found 0")

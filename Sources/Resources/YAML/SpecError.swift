@@ -20,11 +20,20 @@ public struct Diagnostic: Error, Sendable, Equatable, Codable, CustomStringConve
     }
 
     /// The diagnostic with `sourceLine` (the text of line `mark.line`) and a caret.
-    func rendered(sourceLine line: String?) -> String {
+    /// A line longer than `window` characters shows only the part around the column, so
+    /// that 100 diagnostics on a one-line 1.5 MiB file do not print it 100 times.
+    func rendered(sourceLine line: String?, window: Int = 120) -> String {
         guard let line else { return description }
-        let visible = line.replacingTabs()
-        let caretPad = String(repeating: " ", count: max(0, min(mark.column - 1, visible.count)))
-        return "\(description)\n    \(visible)\n    \(caretPad)^"
+        let characters = Array(line.replacingTabs())
+        let column = max(0, min(mark.column - 1, characters.count))
+        guard characters.count > window else {
+            return "\(description)\n    \(String(characters))\n    \(String(repeating: " ", count: column))^"
+        }
+        let start = max(0, min(column - window / 2, characters.count - window))
+        let end = min(characters.count, start + window)
+        let head = start > 0 ? "…" : "", tail = end < characters.count ? "…" : ""
+        let pad = String(repeating: " ", count: column - start + head.count)
+        return "\(description)\n    \(head)\(String(characters[start..<end]))\(tail)\n    \(pad)^"
     }
 }
 
