@@ -38,3 +38,15 @@ func sandboxYAML(_ name: String, _ spec: String) -> String {
     \(spec.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n"))
     """
 }
+
+extension SpecFixture {
+    /// Creates a symbolic link `name` (relative to the fixture) pointing at `target` as written.
+    func symlink(_ name: String, to target: String) {
+        try! FileManager.default.createSymbolicLink(atPath: "\(directory)/\(name)", withDestinationPath: target)
+    }
+
+    /// Creates a directory `name` (relative to the fixture).
+    func mkdir(_ name: String) {
+        try! FileManager.default.createDirectory(atPath: "\(directory)/\(name)", withIntermediateDirectories: true)
+    }
+}

@@ -19,8 +19,33 @@ struct YAMLReaderTests {
     @Test("a syntax error names the line and column")
     func syntaxError() {
         #expect(throws: Diagnostic.self) { try YAMLDocuments.parse("a: [1, 2\nb: 3\n", file: "bad.yaml") }
-        do { _ = try YAMLDocuments.parse("a: b: c\n", file: "bad.yaml") } catch {
+        do {
+            _ = try YAMLDocuments.parse("a: b: c\n", file: "bad.yaml")
+            Issue.record("accepted 'a: b: c'")
+        } catch {
             #expect(error.description.hasPrefix("bad.yaml:1:5: error: YAML syntax error"))
+        }
+    }
+
+    @Test("a syntax error at the end of a file without a final newline points at the end of its last line")
+    func syntaxErrorAtEnd() {
+        do {
+            _ = try YAMLDocuments.parse("a: 1\nb: [1, 2", file: "bad.yaml")
+            Issue.record("accepted an unclosed sequence")
+        } catch {
+            #expect(error.mark == Mark(line: 2, column: 9))
+            #expect(error.rendered(source: "a: 1\nb: [1, 2").hasSuffix("\n    b: [1, 2\n            ^"))
+        }
+    }
+
+    @Test("a control character is reported where it is, not at 1:1")
+    func controlCharacter() {
+        do {
+            _ = try YAMLDocuments.parse("a: 1\nb: x\u{01}y\n", file: "bad.yaml")
+            Issue.record("accepted a control character")
+        } catch {
+            #expect(error.mark == Mark(line: 2, column: 5))
+            #expect(error.message.contains("control characters are not allowed"))
         }
     }
 
@@ -54,6 +79,15 @@ struct YAMLReaderTests {
         let docs = try YAMLDocuments.parse("a: 1\n---\nb: 2\n", file: "m.yaml")
         #expect(docs.count == 2)
         #expect(docs[1].root.mark.line == 3)
+    }
+
+    @Test("a long source line renders only the part around the caret")
+    func longLine() {
+        let line = String(repeating: "x", count: 1000) + "!" + String(repeating: "y", count: 1000)
+        let d = Diagnostic(file: "long.yaml", mark: Mark(line: 1, column: 1001), message: "here")
+        let rendered = d.rendered(source: line).split(separator: "\n")
+        #expect(rendered[1] == "    …" + String(repeating: "x", count: 60) + "!" + String(repeating: "y", count: 59) + "…")
+        #expect(rendered[2] == "    " + String(repeating: " ", count: 61) + "^")
     }
 
     @Test("a diagnostic renders the source line and a caret under the column")

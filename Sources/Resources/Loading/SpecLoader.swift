@@ -4,19 +4,33 @@ import Foundation
 public enum SpecLoader {
     /// Loads every `*.yaml`/`*.yml` under `directory`, skipping names that start with `.`
     /// or end in `~`, `.tmp`, `.swp` (editors and write-then-rename writers).
+    ///
+    /// A spec-named entry that cannot be read (a dangling link, a FIFO, no permission, over
+    /// `SpecLimits.maximumFileBytes`) is an invalid file with a diagnostic, never skipped.
+    /// Each directory is read once, so link loops are harmless.
     /// - Throws: `SpecDirectoryError` when the directory itself cannot be read.
     public static func load(directory: String) throws -> SpecSet {
-        let files = try specFiles(in: directory)
+        let entries = try SpecTree.entries(in: directory)
         var decoded: [DecodedResource] = []
         var diagnostics: [Diagnostic] = []
         var declared: [String: Set<ResourceID>] = [:]
         var texts: [String: String] = [:]
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                diagnostics.append(Diagnostic(file: file, mark: .start, message: "cannot read this file"))
+        for entry in entries {
+            let file = entry.path
+            let text: String
+            switch entry {
+            case .unreadable(_, let reason):
+                diagnostics.append(Diagnostic(file: file, mark: .start, message: "cannot read this file: \(reason)"))
                 continue
+            case .file:
+                switch SpecFileReader.contents(of: file) {
+                case .failure(let diagnostic):
+                    diagnostics.append(diagnostic)
+                    continue
+                case .success(let contents):
+                    text = contents
+                }
             }
-            let text = String(decoding: data, as: UTF8.self)
             texts[file] = text
             let context = DecodeContext(file: file)
             do throws(Diagnostic) {
@@ -46,10 +60,11 @@ public enum SpecLoader {
             resources[resource.id] = resource
         }
         diagnostics.sort { ($0.file, $0.mark) < ($1.file, $1.mark) }
+        diagnostics = capped(diagnostics)
         return SpecSet(
             directory: directory, resources: resources, diagnostics: diagnostics, invalidFiles: invalid,
             declaredInInvalidFiles: invalid.reduce(into: Set()) { $0.formUnion(declared[$1] ?? []) },
-            fileCount: files.count, sources: texts.filter { invalid.contains($0.key) })
+            fileCount: entries.count, sources: texts.filter { invalid.contains($0.key) })
     }
 
     /// The kind and name a document declares, read leniently so that an invalid document
@@ -69,27 +84,23 @@ public enum SpecLoader {
         return name.hasSuffix(".yaml") || name.hasSuffix(".yml")
     }
 
-    private static func specFiles(in directory: String) throws -> [String] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
-            throw SpecDirectoryError(path: directory, reason: "no such directory")
-        }
-        guard isDirectory.boolValue else { throw SpecDirectoryError(path: directory, reason: "not a directory") }
-        let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
-        var result: [String] = []
-        var pending = [base]
-        while let dir = pending.popLast() {
-            let entries: [String]
-            do { entries = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
-                throw SpecDirectoryError(path: dir, reason: "\(error.localizedDescription)")
+    /// At most `SpecLimits.maximumDiagnosticsPerFile` diagnostics per file (sorted input),
+    /// then one that says how many more there are: a broken file cannot flood the output.
+    private static func capped(_ sorted: [Diagnostic]) -> [Diagnostic] {
+        let limit = SpecLimits.maximumDiagnosticsPerFile
+        var result: [Diagnostic] = []
+        var start = 0
+        while start < sorted.count {
+            var end = start
+            while end < sorted.count, sorted[end].file == sorted[start].file { end += 1 }
+            result += sorted[start..<min(end, start + limit)]
+            if end - start > limit {
+                let first = sorted[start + limit]
+                result.append(Diagnostic(file: first.file, mark: first.mark,
+                                         message: "\(end - start - limit) more errors in this file are not shown; fix the ones above first"))
             }
-            for name in entries where !name.hasPrefix(".") {
-                let path = "\(dir)/\(name)"
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
-                if isDir.boolValue { pending.append(path) } else if isSpecFile(name) { result.append(path) }
-            }
+            start = end
         }
-        return result.sorted()
+        return result
     }
 }

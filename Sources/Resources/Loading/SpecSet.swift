@@ -33,7 +33,12 @@ public struct SpecSet: Sendable {
 
     /// Each diagnostic with its source line and caret.
     public var renderedDiagnostics: [String] {
-        diagnostics.map { $0.rendered(source: sources[$0.file]) }
+        var lines: [String: SourceLines] = [:]
+        return diagnostics.map { d in
+            guard let source = sources[d.file] else { return d.description }
+            if lines[d.file] == nil { lines[d.file] = SourceLines(source) }
+            return d.rendered(sourceLine: lines[d.file]?[d.mark.line])
+        }
     }
 
     public func resources(of kind: ResourceKind) -> [Resource] {

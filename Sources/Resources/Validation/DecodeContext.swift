@@ -12,8 +12,10 @@ final class DecodeContext {
 }
 
 /// A mapping being read field by field; whatever is left at `finish` is an unknown field.
+/// Lookups go through an index, so reading a mapping is linear in its size.
 struct FieldReader {
     private let pairs: [Node.Pair]
+    private let index: [String: Int]
     let mark: Mark
     let path: String
     private var taken: Set<String> = []
@@ -25,6 +27,8 @@ struct FieldReader {
             return nil
         }
         self.pairs = pairs
+        // The reader rejects duplicate keys; keep the first if a caller built one anyway.
+        self.index = Dictionary(pairs.enumerated().map { ($0.element.key.text, $0.offset) }, uniquingKeysWith: { first, _ in first })
         self.mark = mark
         self.path = path
     }
@@ -32,24 +36,27 @@ struct FieldReader {
     /// The value of `key`, if present and not null.
     mutating func take(_ key: String) -> Node? {
         taken.insert(key)
-        guard let pair = pairs.first(where: { $0.key.text == key }) else { return nil }
-        if case .scalar(let s) = pair.value, s.isNull { return nil }
-        return pair.value
+        guard let i = index[key] else { return nil }
+        if case .scalar(let s) = pairs[i].value, s.isNull { return nil }
+        return pairs[i].value
     }
 
-    func keyMark(_ key: String) -> Mark? { pairs.first { $0.key.text == key }?.key.mark }
+    func keyMark(_ key: String) -> Mark? { index[key].map { pairs[$0].key.mark } }
 
     func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// Reports every key that no `take` asked for.
     func finish(_ context: DecodeContext) {
-        for pair in pairs where !taken.contains(pair.key.text) {
-            let known = taken.sorted().joined(separator: ", ")
+        let unknown = pairs.filter { !taken.contains($0.key.text) }
+        guard !unknown.isEmpty else { return }
+        let known = taken.sorted().joined(separator: ", ")
+        for pair in unknown {
             context.error(pair.key.mark, "unknown field '\(field(pair.key.text))' (known fields: \(known))")
         }
     }
 
-    var keys: [String] { pairs.map(\.key.text) }
+    /// Every pair, in source order.
+    var allPairs: [Node.Pair] { pairs }
 }
 
 // MARK: - Scalars

@@ -67,32 +67,6 @@ enum SpecDecoder {
                                references: references.map { (id: $0.0, mark: $0.1, field: $0.2) }, subnetMark: subnetMark)
     }
 
-    // MARK: - metadata
-
-    private static func metadata(_ node: Node, kind: ResourceKind?, _ context: DecodeContext) -> (name: String, labels: [String: String], mark: Mark)? {
-        guard var fields = FieldReader(node, path: "metadata", context) else { return nil }
-        defer { fields.finish(context) }
-        var labels: [String: String] = [:]
-        if let labelsNode = fields.take("labels"), case let reader? = FieldReader(labelsNode, path: "metadata.labels", context) {
-            var r = reader
-            for key in r.keys {
-                if let value = r.take(key), let text = context.string(value, "metadata.labels.\(key)") { labels[key] = text }
-            }
-            r.finish(context)
-        }
-        _ = fields.take("annotations")  // accepted for kubectl-shaped tooling; not used
-        guard let nameNode = fields.take("name") else {
-            context.error(fields.mark, "metadata.name is required")
-            return nil
-        }
-        guard let name = context.string(nameNode, "metadata.name") else { return nil }
-        if let problem = NameRules.problem(with: name, allowDots: kind == .snapshot) {
-            context.error(nameNode.mark, "metadata.name '\(name)' \(problem)")
-            return nil
-        }
-        return (name, labels, nameNode.mark)
-    }
-
     // MARK: - Sandbox
 
     private static func sandbox(_ node: Node, _ context: DecodeContext, _ refs: inout [(ResourceID, Mark, String)]) -> SandboxSpec? {
@@ -156,6 +130,7 @@ enum SpecDecoder {
             bf.finish(context)
         }
         var gpus: [String] = []
+        var seenGPUs: Set<String> = []
         if let d = f.take("devices"), var df = FieldReader(d, path: "spec.devices", context) {
             if let g = df.take("gpus") {
                 if case .sequence(let items, _) = g {
@@ -163,7 +138,7 @@ enum SpecDecoder {
                         guard let text = context.string(item, "spec.devices.gpus[]") else { continue }
                         if !SandboxRules.isPCIAddress(text) {
                             context.error(item.mark, "spec.devices.gpus: '\(text)' is not a PCI address (write e.g. 0000:41:00.0)")
-                        } else if gpus.contains(text) {
+                        } else if !seenGPUs.insert(text).inserted {
                             context.error(item.mark, "spec.devices.gpus: '\(text)' is listed twice")
                         }
                         gpus.append(text)

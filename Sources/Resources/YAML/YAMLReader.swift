@@ -8,8 +8,10 @@ internal import CYAML
 final class YAMLReader {
     private var parser = yaml_parser_t()
     private let file: String
+    private let text: String
 
-    private init(file: String) {
+    private init(text: String, file: String) {
+        self.text = text
         self.file = file
         yaml_parser_initialize(&parser)
     }
@@ -23,7 +25,7 @@ final class YAMLReader {
     /// - Throws: `Diagnostic` at the first syntax error or forbidden feature.
     static func documents(in text: String, file: String) throws(Diagnostic) -> [Document] {
         let bytes = Array(text.utf8)
-        let reader = YAMLReader(file: file)
+        let reader = YAMLReader(text: text, file: file)
         // libyaml keeps the pointer for the whole parse, so the parse runs inside the closure.
         let result: Result<[Document], Diagnostic> = bytes.withUnsafeBufferPointer { buffer in
             yaml_parser_set_input_string(&reader.parser, buffer.baseAddress, buffer.count)
@@ -35,7 +37,7 @@ final class YAMLReader {
     // MARK: - Events
 
     private enum Event {
-        case streamStart, streamEnd, documentStart, documentEnd
+        case streamStart, streamEnd, documentStart(Mark), documentEnd
         case scalar(Node.Scalar)
         case sequenceStart(Mark), sequenceEnd
         case mappingStart(Mark), mappingEnd
@@ -50,7 +52,7 @@ final class YAMLReader {
         switch event.type {
         case YAML_STREAM_START_EVENT: return .streamStart
         case YAML_STREAM_END_EVENT: return .streamEnd
-        case YAML_DOCUMENT_START_EVENT: return .documentStart
+        case YAML_DOCUMENT_START_EVENT: return .documentStart(mark)
         case YAML_DOCUMENT_END_EVENT: return .documentEnd
         case YAML_ALIAS_EVENT:
             throw Diagnostic(file: file, mark: mark, message: "aliases (*name) are not allowed in specs; write the value out")
@@ -83,7 +85,10 @@ final class YAMLReader {
     }
 
     private func syntaxError() -> Diagnostic {
-        let mark = Mark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1)
+        let lines = SourceLines(text)
+        let mark = parser.error == YAML_READER_ERROR
+            ? lines.mark(atByte: Int(parser.problem_offset))
+            : lines.clamped(Mark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1))
         var message = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         if let context = parser.context.map({ String(cString: $0) }) {
             message = "\(message) \(context)"
@@ -100,8 +105,11 @@ final class YAMLReader {
             switch try next() {
             case .streamEnd:
                 return documents
-            case .documentStart:
-                let root = try node(try next())
+            case .documentStart(let mark):
+                guard documents.count < SpecLimits.maximumDocumentsPerFile else {
+                    throw Diagnostic(file: file, mark: mark, message: "this file holds more than \(SpecLimits.maximumDocumentsPerFile) documents; split it into several files")
+                }
+                let root = try node(try next(), depth: 1)
                 guard case .documentEnd = try next() else {
                     throw Diagnostic(file: file, mark: root.mark, message: "expected the end of the document")
                 }
@@ -112,37 +120,50 @@ final class YAMLReader {
         }
     }
 
-    private func node(_ event: Event) throws(Diagnostic) -> Node {
+    /// Builds the node that `event` starts. `depth` is its nesting level (the root is 1);
+    /// past `SpecLimits.maximumDepth` the parse stops, so recursion stays shallow.
+    private func node(_ event: Event, depth: Int) throws(Diagnostic) -> Node {
         switch event {
         case .scalar(let scalar):
             return .scalar(scalar)
         case .sequenceStart(let mark):
+            try checkDepth(depth, at: mark)
             var items: [Node] = []
             while true {
                 let e = try next()
                 if case .sequenceEnd = e { break }
-                items.append(try node(e))
+                items.append(try node(e, depth: depth + 1))
             }
             return .sequence(items, mark)
         case .mappingStart(let mark):
+            try checkDepth(depth, at: mark)
             var pairs: [Node.Pair] = []
             var seen: [String: Mark] = [:]
             while true {
                 let e = try next()
                 if case .mappingEnd = e { break }
                 guard case .scalar(let key) = e else {
-                    let bad = try node(e)
+                    let bad = try node(e, depth: depth + 1)
                     throw Diagnostic(file: file, mark: bad.mark, message: "mapping keys must be plain scalars")
                 }
                 if let first = seen[key.text] {
                     throw Diagnostic(file: file, mark: key.mark, message: "duplicate key '\(key.text)' (first at line \(first.line), column \(first.column))")
                 }
+                guard pairs.count < SpecLimits.maximumKeysPerMapping else {
+                    throw Diagnostic(file: file, mark: key.mark, message: "this mapping (line \(mark.line)) has more than \(SpecLimits.maximumKeysPerMapping) keys; a spec needs far fewer")
+                }
                 seen[key.text] = key.mark
-                pairs.append(Node.Pair(key: key, value: try node(try next())))
+                pairs.append(Node.Pair(key: key, value: try node(try next(), depth: depth + 1)))
             }
             return .mapping(pairs, mark)
         default:
             throw Diagnostic(file: file, mark: .start, message: "unexpected YAML structure")
+        }
+    }
+
+    private func checkDepth(_ depth: Int, at mark: Mark) throws(Diagnostic) {
+        guard depth <= SpecLimits.maximumDepth else {
+            throw Diagnostic(file: file, mark: mark, message: "nesting is deeper than \(SpecLimits.maximumDepth) levels; a spec needs only a few")
         }
     }
 }
