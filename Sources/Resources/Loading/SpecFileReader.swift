@@ -4,9 +4,10 @@ import Foundation
 /// that is not regular (a FIFO swapped in after the tree was listed).
 enum SpecFileReader {
     /// The file's text, or a diagnostic at 1:1 that says why it cannot be used.
-    static func contents(of path: String) -> Result<String, Diagnostic> {
+    /// - Parameter shown: the path diagnostics name (the one the user gave).
+    static func contents(of path: String, shownAs shown: String? = nil) -> Result<String, Diagnostic> {
         func failure(_ reason: String) -> Result<String, Diagnostic> {
-            .failure(Diagnostic(file: path, mark: .start, message: reason))
+            .failure(Diagnostic(file: shown ?? path, mark: .start, message: reason))
         }
         // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
         let fd = retrying { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }

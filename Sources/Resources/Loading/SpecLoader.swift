@@ -10,20 +10,21 @@ public enum SpecLoader {
     /// Each directory is read once, so link loops are harmless.
     /// - Throws: `SpecDirectoryError` when the directory itself cannot be read.
     public static func load(directory: String) throws -> SpecSet {
-        let entries = try SpecTree.entries(in: directory)
+        let revision = SpecRevision(directory)
+        let entries = try SpecTree.entries(in: revision.root)
         var decoded: [DecodedResource] = []
         var diagnostics: [Diagnostic] = []
         var declared: [String: Set<ResourceID>] = [:]
         var texts: [String: String] = [:]
         for entry in entries {
-            let file = entry.path
+            let file = revision.shown(entry.path)
             let text: String
             switch entry {
             case .unreadable(_, let reason):
                 diagnostics.append(Diagnostic(file: file, mark: .start, message: "cannot read this file: \(reason)"))
                 continue
-            case .file:
-                switch SpecFileReader.contents(of: file) {
+            case .file(let path):
+                switch SpecFileReader.contents(of: revision.source(of: path), shownAs: file) {
                 case .failure(let diagnostic):
                     diagnostics.append(diagnostic)
                     continue
