@@ -53,7 +53,10 @@ struct Wiring {
         ch.network = network
         ch.apiTimeout = try host.chAPITimeout()
         ch.guestAgentPort = try host.chGuestAgentPort()
-        reconciler = Reconciler(store: store, runtimes: [ch], network: network,
+        var qemu = try QEMU.Runtime(config: host)
+        qemu.network = network
+        qemu.apiTimeout = try host.chAPITimeout()
+        reconciler = Reconciler(store: store, runtimes: [ch, qemu], network: network,
                                 snapshots: UnimplementedSnapshots(), defaults: defaults)
     }
 

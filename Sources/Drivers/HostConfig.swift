@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Reconciler
 import Resources
 
@@ -16,7 +17,8 @@ public struct HostConfig: Sendable {
         "CH_INITRAMFS_PATH", "CH_FIRMWARE_PATH", "CH_BASE_IMAGE_PATH", "CH_CMDLINE", "CH_API_TIMEOUT", "CH_GUEST_AGENT_PORT", "CH_DEFAULT_CPUS", "CH_DEFAULT_MEMORY_MB",
         "CH_DEFAULT_DISK_GB", "CVD_PATH", "CVD_ADB_PATH", "CVD_HOME", "CVD_ARTIFACTS_PATH", "CVD_INSTANCES_PATH",
         "CVD_ADB_BASE_PORT", "CVD_MAX_INSTANCES", "CVD_DEFAULT_CPUS", "CVD_DEFAULT_MEMORY_MB", "QEMU_BINARY", "QEMU_ACCEL",
-        "QEMU_MACHINE", "QEMU_KERNEL_PATH", "QEMU_INITRAMFS_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH", "CONVERGE_NET_PREFIX",
+        "QEMU_MACHINE", "QEMU_KERNEL_PATH", "QEMU_INITRAMFS_PATH", "QEMU_CMDLINE", "QEMU_SANDBOXES_PATH", "QEMU_SOCKETS_PATH",
+        "QEMU_IMAGES_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH", "CONVERGE_NET_PREFIX",
     ]
 
     /// Loads `file` (if given, or `STATE/config.yaml` if present) and the environment.
@@ -87,6 +89,33 @@ public struct HostConfig: Sendable {
             throw HostConfigError(name: "CH_GUEST_AGENT_PORT", value: text, expected: "a vsock port number (1 to 4294967295)")
         }
         return port
+    }
+
+    // MARK: - QEMU
+
+    public var qemuBinary: String { values["QEMU_BINARY"] ?? Executables.find("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64" }
+    public var qemuMachine: String { values["QEMU_MACHINE"] ?? "q35" }
+    public var qemuKernel: String { path("QEMU_KERNEL_PATH", default: "qemu/kernels/vmlinuz") }
+    public var qemuInitramfs: String? { values["QEMU_INITRAMFS_PATH"] }
+    public var qemuCmdline: String { values["QEMU_CMDLINE"] ?? "console=ttyS0 panic=-1" }
+    public var qemuSandboxes: String { path("QEMU_SANDBOXES_PATH", default: "qemu/sandboxes") }
+    public var qemuSockets: String { path("QEMU_SOCKETS_PATH", default: "qemu/sockets") }
+    /// Base images for `source.image`; by default the same directory as Cloud Hypervisor's.
+    public var qemuImages: String { values["QEMU_IMAGES_PATH"] ?? chImages }
+
+    /// `QEMU_ACCEL`: `kvm` or `tcg`. By default `kvm` where the CPU has hardware
+    /// virtualization (`vmx`/`svm`) and /dev/kvm opens, else `tcg` (software emulation: a
+    /// paravirtual /dev/kvm without those flags cannot boot a stock kernel).
+    public func qemuAccel() throws -> String {
+        if let value = values["QEMU_ACCEL"] {
+            guard value == "kvm" || value == "tcg" else { throw HostConfigError(name: "QEMU_ACCEL", value: value, expected: "kvm or tcg") }
+            return value
+        }
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ")) } ?? []
+        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        if fd >= 0 { close(fd) }
+        return fd >= 0 && (flags.contains("vmx") || flags.contains("svm")) ? "kvm" : "tcg"
     }
 
     public var networkRecords: String { path("CONVERGE_NETWORK_PATH", default: "network") }

@@ -38,20 +38,6 @@ extension CloudHypervisor {
 }
 
 extension CloudHypervisor {
-    /// What a guest's `/memory-stats` means, given its balloon. A guest whose balloon driver
-    /// negotiated deflate-on-OOM keeps the balloon's pages in `MemTotal` and counts them as
-    /// allocated; one without it drops them from `MemTotal`. Which one it is shows in the
-    /// figures: the balloon's pages cannot all have left a `MemTotal` above allocated − balloon.
-    struct GuestMemoryView: Equatable {
-        /// The guest's own use, balloon excluded.
-        var used: Int64
-        /// Its `MemTotal` with an empty balloon.
-        var capacity: Int64
-
-        init(memory: GuestAgent.Memory, allocated: Int64, balloon: Int64) {
-            let balloonInTotal = balloon > 0 && memory.total > allocated - balloon
-            used = max(0, memory.total - memory.available - (balloonInTotal ? balloon : 0))
-            capacity = balloonInTotal ? memory.total : memory.total + balloon
-        }
-    }
+    /// Kept under its first name: the accounting is every runtime's.
+    typealias GuestMemoryView = Drivers.GuestMemoryView
 }

@@ -54,7 +54,8 @@ public struct SandboxConfig: Hashable, Sendable, Codable {
 
     /// Resolves `spec` against the host defaults. CH memory is rounded up to 128 MiB.
     public init(resolving spec: SandboxSpec, defaults: HostDefaults) {
-        let round: (Quantity) -> Quantity = { spec.runtime == .cloudHypervisor ? $0.roundedUp(to: Self.memoryUnit) : $0 }
+        // Hotplugged memory comes in blocks (CH's virtio-mem, QEMU's pc-dimm): whole 128 MiB.
+        let round: (Quantity) -> Quantity = { spec.runtime != .cuttlefish ? $0.roundedUp(to: Self.memoryUnit) : $0 }
         let cpus = spec.cpus ?? defaults.cpus
         let memory = round(spec.memory ?? defaults.memory)
         self.init(runtime: spec.runtime, source: spec.source, cpus: cpus, memory: memory, disk: spec.disk ?? defaults.disk,
