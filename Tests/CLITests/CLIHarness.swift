@@ -35,7 +35,14 @@ final class CLIHarness: @unchecked Sendable {
         try fm.createDirectory(atPath: "\(state)/ch/kernels", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: "\(state)/ch/images", withIntermediateDirectories: true)
         try Data("kernel".utf8).write(to: URL(fileURLWithPath: "\(state)/ch/kernels/vmlinux"))
-        try "CH_BINARY: \(Self.product("cloud-hypervisor-sim", override: "CH_SIM_BINARY"))\nCONVERGE_NET_PREFIX: \(netPrefix)\n".write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
+        var config = "CH_BINARY: \(Self.product("cloud-hypervisor-sim", override: "CH_SIM_BINARY"))\nCONVERGE_NET_PREFIX: \(netPrefix)\n"
+        if let guest = TestGuest.found {
+            // Real guests for `runtime: qemu`: the kernel and initramfs of scripts/test-guest,
+            // and its disk as the image `test-guest`.
+            config += "QEMU_KERNEL_PATH: \(guest.kernel)\nQEMU_INITRAMFS_PATH: \(guest.initramfs)\nQEMU_CMDLINE: console=ttyS0 panic=-1 quiet\n"
+            try fm.createSymbolicLink(atPath: "\(state)/ch/images/test-guest.qcow2", withDestinationPath: guest.disk)
+        }
+        try config.write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
         for image in ["ubuntu-base.1", "ubuntu-base.2"] {
             let r = Self.exec(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", "\(state)/ch/images/\(image).qcow2", "1G"])
             precondition(r.status == 0, r.stderr)
@@ -94,19 +101,20 @@ final class CLIHarness: @unchecked Sendable {
     }
 
     func vmmPIDs() -> [Int32] {
-        let dir = "\(state)/ch/sandboxes"
-        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { entry in
-            guard let data = FileManager.default.contents(atPath: "\(dir)/\(entry)/converge.json"),
-                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let process = json["process"] as? [String: Any], let pid = process["pid"] as? Int else { return nil }
-            return Int32(pid)
+        ["\(state)/ch/sandboxes", "\(state)/qemu/sandboxes"].flatMap { dir in
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { entry -> Int32? in
+                guard let data = FileManager.default.contents(atPath: "\(dir)/\(entry)/converge.json"),
+                      let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                      let process = json["process"] as? [String: Any], let pid = process["pid"] as? Int else { return nil }
+                return Int32(pid)
+            }
         }
     }
 
     /// Files Converge made for sandboxes (sockets, locks, overlays, metadata, logs).
     func leftovers() -> [String] {
         var found: [String] = []
-        for dir in ["\(state)/ch/sandboxes", "\(state)/ch/sockets"] {
+        for dir in ["\(state)/ch/sandboxes", "\(state)/ch/sockets", "\(state)/qemu/sandboxes", "\(state)/qemu/sockets"] {
             for entry in (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String]) ?? [] { found.append("\(dir)/\(entry)") }
         }
         return found

@@ -18,10 +18,12 @@ struct CrashSafetyTests {
         var damage: (@Sendable (CLIHarness) -> Void)? = nil
         /// The disk of sandbox `a` must survive the crash and the recovery.
         var keepsDisk: Bool
+        /// The runtime of sandbox `a`, whose directory holds that disk.
+        var runtime = "cloud-hypervisor"
     }
 
     static func specs(state: String = "running", memory: String = "1Gi", limit: String = "2Gi", disk: String = "4Gi",
-                      sandbox: Bool = true, pool: Bool = true, policy: String = "{interval: 30s}") -> String {
+                      sandbox: Bool = true, pool: Bool = true, policy: String = "{interval: 30s}", qemu: Bool = false) -> String {
         guard pool else { return "" }
         var text = """
         apiVersion: converge.dev/v1
@@ -41,7 +43,7 @@ struct CrashSafetyTests {
             apiVersion: converge.dev/v1
             kind: Sandbox
             metadata: {name: a}
-            spec: {state: \(state), cpus: 1, memory: \(memory), disk: \(disk), limits: {cpus: 2, memory: \(limit)}, source: {image: ubuntu-base.1}, network: {pool: default}, balloon: {policy: default}}
+            spec: {state: \(state), cpus: 1, memory: \(memory), disk: \(disk), limits: {cpus: \(qemu ? 1 : 2), memory: \(limit)}, source: {image: \(qemu ? "test-guest" : "ubuntu-base.1")}, network: {pool: default}, balloon: {policy: default}\(qemu ? ", runtime: qemu" : "")}
 
             """
         }
@@ -66,8 +68,24 @@ struct CrashSafetyTests {
         }, keepsDisk: true),
     ]
 
+    /// The same changes on real guests under QEMU (the steps of its adapter).
+    static let qemuScenarios: [Scenario] = {
+        func q(state: String = "running", memory: String = "512Mi", policy: String = "{interval: 30s}", sandbox: Bool = true) -> String {
+            specs(state: state, memory: memory, limit: "1Gi", disk: "2Gi", sandbox: sandbox, policy: policy, qemu: true)
+        }
+        return [
+            Scenario(name: "qemu create", setup: [], target: q(), keepsDisk: false, runtime: "qemu"),
+            Scenario(name: "qemu pause", setup: [q()], target: q(state: "paused"), keepsDisk: true, runtime: "qemu"),
+            Scenario(name: "qemu resume", setup: [q(state: "paused")], target: q(), keepsDisk: true, runtime: "qemu"),
+            Scenario(name: "qemu memory hotplug", setup: [q()], target: q(memory: "768Mi"), keepsDisk: true, runtime: "qemu"),
+            Scenario(name: "qemu balloon", setup: [q()], target: q(policy: "{interval: 30s, minVM: 128Mi, buffer: 64Mi}"),
+                     damage: { h in h.waitForGuestStatistics("a") }, keepsDisk: true, runtime: "qemu"),
+            Scenario(name: "qemu destroy", setup: [q()], target: q(sandbox: false), keepsDisk: false, runtime: "qemu"),
+        ]
+    }()
+
     /// Which steps each scenario's target apply journals, found by running it once.
-    static func discover() throws -> [String: Int] {
+    static func discover(_ scenarios: [Scenario] = scenarios) throws -> [String: Int] {
         var firstScenario: [String: Int] = [:]
         for (i, scenario) in scenarios.enumerated() {
             let h = try CLIHarness()
@@ -87,12 +105,33 @@ struct CrashSafetyTests {
     @Test("every journaled step is reached by a scenario, and a crash before or after it is survived")
     func everyStep() throws {
         let coverage = try Self.discover()
-        let uncovered = JournalSteps.all.map(\.rawValue).filter { coverage[$0] == nil }
+        let steps = (JournalStep.shared + CloudHypervisor.journalSteps).map(\.rawValue)
+        let uncovered = steps.filter { coverage[$0] == nil }
         #expect(uncovered.isEmpty, "journal steps no crash scenario reaches (add one): \(uncovered)")
-        for step in JournalSteps.all.map(\.rawValue) {
+        for step in steps {
             guard let index = coverage[step] else { continue }
             for phase in ["before", "after"] {
                 try crash(at: step, phase: phase, in: Self.scenarios[index])
+            }
+        }
+    }
+
+    @Test("every runtime's steps are covered: the shared ones, Cloud Hypervisor's and QEMU's")
+    func everyRuntime() {
+        #expect(Set(JournalSteps.all) == Set(JournalStep.shared + CloudHypervisor.journalSteps + QEMU.journalSteps))
+        #expect(JournalSteps.all.count == Set(JournalSteps.all.map(\.rawValue)).count, "two steps share a name")
+    }
+
+    @Test("every QEMU step on real guests: a crash before or after it is survived", .enabled(if: TestGuest.available, TestGuest.missing))
+    func everyQEMUStep() throws {
+        let coverage = try Self.discover(Self.qemuScenarios)
+        let steps = QEMU.journalSteps.map(\.rawValue)
+        let uncovered = steps.filter { coverage[$0] == nil }
+        #expect(uncovered.isEmpty, "QEMU steps no crash scenario reaches (add one): \(uncovered)")
+        for step in steps {
+            guard let index = coverage[step] else { continue }
+            for phase in ["before", "after"] {
+                try crash(at: step, phase: phase, in: Self.qemuScenarios[index])
             }
         }
     }
@@ -104,7 +143,7 @@ struct CrashSafetyTests {
             try h.setSpecs(setup)
             #expect(h.converge("apply", h.specs).status == 0, "\(label): setup")
         }
-        let disk = "\(h.state)/ch/sandboxes/cvg-a/disk.qcow2"
+        let disk = "\(h.state)/\(scenario.runtime == "qemu" ? "qemu" : "ch")/sandboxes/cvg-a/disk.qcow2"
         let inode = (try? FileManager.default.attributesOfItem(atPath: disk))?[.systemFileNumber] as? Int
         scenario.damage?(h)
         try h.setSpecs(scenario.target)
@@ -137,6 +176,17 @@ struct CrashSafetyTests {
 }
 
 extension CLIHarness {
+    /// Waits (up to 60 s under software emulation) until the guest of sandbox `name` reports
+    /// its memory through the balloon, so a balloon pass has figures to act on.
+    func waitForGuestStatistics(_ name: String) {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let rows = json(converge("get", "sandboxes", name, "--json").stdout) as? [[String: Any]]
+            if (rows?.first?["balloon"] as? [String: Any])?["guestUsedBytes"] is Int { return }
+            usleep(200_000)
+        }
+    }
+
     /// Step names journaled by the most recent apply (read with Python's sqlite3).
     func lastPassSteps() -> [String] {
         let script = "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); print('\\n'.join(r[0] for r in db.execute('select distinct step from journal where pass=(select max(id) from passes)')))"
