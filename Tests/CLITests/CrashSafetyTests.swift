@@ -104,16 +104,7 @@ struct CrashSafetyTests {
 
     @Test("every journaled step is reached by a scenario, and a crash before or after it is survived")
     func everyStep() throws {
-        let coverage = try Self.discover()
-        let steps = (JournalStep.shared + CloudHypervisor.journalSteps).map(\.rawValue)
-        let uncovered = steps.filter { coverage[$0] == nil }
-        #expect(uncovered.isEmpty, "journal steps no crash scenario reaches (add one): \(uncovered)")
-        for step in steps {
-            guard let index = coverage[step] else { continue }
-            for phase in ["before", "after"] {
-                try crash(at: step, phase: phase, in: Self.scenarios[index])
-            }
-        }
+        try crashAtEvery(JournalStep.shared + CloudHypervisor.journalSteps, of: Self.scenarios)
     }
 
     @Test("every runtime's steps are covered: the shared ones, Cloud Hypervisor's and QEMU's")
@@ -124,14 +115,19 @@ struct CrashSafetyTests {
 
     @Test("every QEMU step on real guests: a crash before or after it is survived", .enabled(if: TestGuest.available, TestGuest.missing))
     func everyQEMUStep() throws {
-        let coverage = try Self.discover(Self.qemuScenarios)
-        let steps = QEMU.journalSteps.map(\.rawValue)
-        let uncovered = steps.filter { coverage[$0] == nil }
-        #expect(uncovered.isEmpty, "QEMU steps no crash scenario reaches (add one): \(uncovered)")
-        for step in steps {
+        try crashAtEvery(QEMU.journalSteps, of: Self.qemuScenarios)
+    }
+
+    /// Every step of `steps` must be reached by one of `scenarios`; each is crashed at
+    /// before and after, in the first scenario that reaches it.
+    private func crashAtEvery(_ steps: [JournalStep], of scenarios: [Scenario]) throws {
+        let coverage = try Self.discover(scenarios)
+        let uncovered = steps.map(\.rawValue).filter { coverage[$0] == nil }
+        #expect(uncovered.isEmpty, "journal steps no crash scenario reaches (add one): \(uncovered)")
+        for step in steps.map(\.rawValue) {
             guard let index = coverage[step] else { continue }
             for phase in ["before", "after"] {
-                try crash(at: step, phase: phase, in: Self.qemuScenarios[index])
+                try crash(at: step, phase: phase, in: scenarios[index])
             }
         }
     }

@@ -22,19 +22,10 @@ extension QEMU {
                     socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
                 }
             } catch { throw .connect(socket: path, error) }
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
-            }
             do {
                 // A Unix-domain connect completes at once (or fails with EAGAIN when the
                 // listener's backlog is full), even on a non-blocking socket.
-                try sys("connect(\(path))") {
-                    withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                    } }
-                }
+                try UnixSocket.connect(fd, to: path)
             } catch {
                 close(fd)
                 throw .connect(socket: path, error)

@@ -56,18 +56,7 @@ enum UnixHTTP {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
 
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
-        }
-        do {
-            try sys("connect(\(path))") {
-                withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                } }
-            }
-        } catch { throw UnixHTTPError.connect(path, error) }
+        do { try UnixSocket.connect(fd, to: path) } catch { throw UnixHTTPError.connect(path, error) }
         let deadline = monotonicSeconds() + timeout
         if let vsockPort { try vsockConnect(fd, port: vsockPort, path: path, timeout: timeout, deadline: deadline) }
 
