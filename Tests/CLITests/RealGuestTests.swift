@@ -167,3 +167,51 @@ extension CLIHarness {
         return false
     }
 }
+
+/// A BalloonPolicy on a real guest, sized from the guest's own statistics.
+@Suite("Balloons on real guests", .serialized, .enabled(if: TestGuest.available, TestGuest.missing))
+struct RealGuestBalloonTests {
+    @Test("a balloon pass shrinks the guest's memory as it reports it, and gives memory back when the guest needs it")
+    func balloon() throws {
+        let h = try CLIHarness()
+        let policy = "{interval: 1s, minVM: 128Mi, buffer: 64Mi, bufferRatio: 1.0}"
+        try h.setSpecs(RealGuestTests.specs([.init(name: "b", memory: "512Mi", policy: "tight")], policy: policy))
+        #expect(h.converge("apply", h.specs).status == 0)
+        let guest = try h.guest("b")
+        #expect(h.waitForGuest(guest) != nil, "b never answered; serial: \(h.serialTail("b"))")
+        let full = try #require(h.memTotal(guest))
+        h.waitForGuestStatistics("b")
+
+        // The guest reports its use through the balloon's statistics; the pass inflates.
+        let inflate = h.converge("apply", h.specs)
+        #expect(inflate.status == 0 && inflate.output.contains("Sandbox/b balloon"), "\(inflate.output)")
+        let shrunk = try #require(h.waitForMemTotal(guest) { $0 < full - (128 << 20) })
+        let row = try #require((h.json(h.converge("get", "sandboxes", "b", "--json").stdout) as? [[String: Any]])?.first)
+        let balloon = try #require(row["balloon"] as? [String: Any])
+        #expect((balloon["sizeBytes"] as? Int ?? 0) > 128 << 20, "\(balloon)")
+
+        // The guest needs memory: the next pass deflates, and the guest gets it back.
+        #expect(h.http("192.168.0.2", "/fill?mb=60", from: guest.namespace, timeout: 30) == "60")
+        let deadline = Date().addingTimeInterval(60)
+        var grown: Int64?
+        while grown == nil && Date() < deadline {
+            #expect(h.converge("apply", h.specs).status == 0)
+            grown = h.memTotal(guest).flatMap { $0 > shrunk + (32 << 20) ? $0 : nil }
+            if grown == nil { usleep(500_000) }
+        }
+        #expect(grown != nil, "MemTotal stayed at \(shrunk) after the guest filled 60 MiB")
+        #expect(h.http("192.168.0.2", "/token", from: guest.namespace) != nil)
+    }
+}
+
+extension CLIHarness {
+    /// Polls the guest's MemTotal until `done` holds (the balloon driver gets there page by page).
+    func waitForMemTotal(_ guest: GuestView, seconds: Double = 30, _ done: (Int64) -> Bool) -> Int64? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let total = memTotal(guest), done(total) { return total }
+            usleep(200_000)
+        }
+        return nil
+    }
+}

@@ -23,11 +23,13 @@ public struct ImageResolver: Sendable {
         return paths
     }
 
+    /// The image's path, absolute: an overlay records its backing file, and qemu-img reads
+    /// a relative one from the overlay's own directory.
     public func resolve(_ image: String) throws -> String {
         let paths = candidates(image)
         var isDirectory: ObjCBool = false
         for path in paths where FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue {
-            return path
+            return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
         }
         throw ImageNotFound(image: image, looked: paths)
     }
