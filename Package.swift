@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Reconciler", "Resources"], swiftSettings: strict),
 
         // MARK: - Tests
-        .testTarget(name: "ResourcesTests", dependencies: ["Resources"], swiftSettings: strict),
+        .testTarget(name: "ResourcesTests", dependencies: ["Resources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Resources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "Reconciler", "Resources"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["Drivers"], swiftSettings: strict),

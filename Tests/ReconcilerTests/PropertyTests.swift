@@ -4,21 +4,10 @@ import Resources
 import TestSupport
 import Testing
 
-/// SplitMix64: a tiny seeded generator, so every failing case can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("Plan properties")
 struct PropertyTests {
-    static func randomSpecs(_ g: inout SeededGenerator) -> [Resource] {
+    static func randomSpecs(_ g: inout SplitMix64) -> [Resource] {
         var resources: [Resource] = [Build.pool("net"), Build.policy("bal")]
         for i in 0..<Int.random(in: 0...8, using: &g) {
             let memory = Quantity.gibibytes(Int64.random(in: 1...4, using: &g))
@@ -34,7 +23,7 @@ struct PropertyTests {
 
     @Test("applying the plan to a fake world makes the next plan empty", arguments: 0..<40)
     func planThenEmpty(seed: Int) async throws {
-        var g = SeededGenerator(state: UInt64(seed) &* 7919)
+        var g = SplitMix64(seed: UInt64(seed) &* 7919)
         // A random starting world: what a random earlier spec set left behind, with some VMMs killed.
         let dir = TemporaryDirectory("converge-prop")
         let runtime = FakeRuntime()

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Resources
+import TestSupport
 
 /// Mutates the example specs (truncation, byte flips and insertions, duplicated and
 /// nested blocks, deep brackets, many documents) and loads each result. A fixed seed and
@@ -100,21 +101,3 @@ struct SpecFuzzTests {
     }
 }
 
-/// A small, fast, seedable PRNG (Steele, Lea and Flood, "Fast splittable pseudorandom
-/// number generators", 2014), so that a failing seed reproduces on every machine.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A value in `0..<bound`; `bound` must be positive.
-    mutating func next(below bound: UInt64) -> UInt64 { next() % bound }
-}
