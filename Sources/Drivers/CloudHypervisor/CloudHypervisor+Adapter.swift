@@ -87,6 +87,16 @@ extension CloudHypervisor {
                           memory: Quantity(bytes: info.allocatedMemory), balloon: balloon)
         }
 
+        public func state(_ name: String, _ record: SandboxRecord, process: ProcessIdentity) async -> VMState {
+            do {
+                return Self.state(try await Client(socketPath: record.socket, timeout: 2).infoSummary().state)
+            } catch Error.http(_, let status, _) where status == 404 {
+                return .created
+            } catch {
+                return .unresponsive
+            }
+        }
+
         static func state(_ raw: String) -> VMState {
             switch raw {
             case "Created": .created

@@ -108,6 +108,11 @@ extension QEMU {
                           memory: allocated.map { Quantity(bytes: $0) }, balloon: balloon)
         }
 
+        public func state(_ name: String, _ record: SandboxRecord, process: ProcessIdentity) async -> VMState {
+            guard let qmp = try? await connect(record, timeout: 2), let status = try? await qmp.status() else { return .unresponsive }
+            return Self.state(status)
+        }
+
         static func state(_ status: QEMU.RunState) -> VMState {
             switch status {
             case .running: .running

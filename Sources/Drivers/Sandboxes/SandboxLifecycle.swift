@@ -61,7 +61,8 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
 
     /// Liveness is pid + start time + an answer on the socket, never a bare pid; and a VMM
     /// with a slot must run in that slot's namespace.
-    func liveState(_ name: String, _ record: SandboxRecord) async -> LiveVM {
+    /// - Parameter full: also its size and balloon (observation); a transition needs only the state.
+    func liveState(_ name: String, _ record: SandboxRecord, full: Bool = true) async -> LiveVM {
         var process = record.process.flatMap { ProcFS.isAlive($0) ? $0 : nil }
         if process == nil {
             // Crashed between spawn and recording the pid: the VMM itself says who it is.
@@ -73,6 +74,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
             return LiveVM(state: .unresponsive, process: process,
                           misplaced: "the VMM (pid \(process.pid)) does not run in its slot's network namespace \(slot.namespace) (deleted or made again by someone else); it is restarted there")
         }
+        guard full else { return LiveVM(state: await vmm.state(name, record, process: process), process: process) }
         return await vmm.live(name, record, process: process)
     }
 
@@ -155,7 +157,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
 
     public func transition(_ name: String, to state: PowerState, journal: StepJournal) async throws {
         var record = try recorded(name)
-        let live = await liveState(name, record)
+        let live = await liveState(name, record, full: false)
         switch state {
         case .running, .paused:
             switch live.state {
@@ -212,7 +214,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     /// "Booted" is not "running": checks the process and the VM state after the fact.
     private func verify(_ name: String, _ record: SandboxRecord, expect: VMState, journal: StepJournal) async throws {
         try await journal.step(vmm.verifyStep) {
-            let live = await liveState(name, record)
+            let live = await liveState(name, record, full: false)
             guard live.state == expect else {
                 throw StepFailure(step: vmm.verifyStep.rawValue, message: "expected the VM \(expect), observed \(live.state)\(vmm.logTail(name, layout: layout))")
             }
@@ -259,7 +261,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         let record = SandboxRecord.read(layout.metadata(name))
         let probe = record ?? SandboxRecord(name: name, config: SandboxConfig(resolving: SandboxSpec(source: .image("-")), defaults: HostDefaults()),
                                             intendedState: .stopped, process: nil, socket: layout.socket(name), createdAt: 0, slot: nil)
-        let live = await liveState(name, probe)
+        let live = await liveState(name, probe, full: false)
         try await vmm.stop(name, probe, process: live.process, layout: layout, journal: journal)
         if let network {
             // Also when the claim never reached the record (a crash in between).

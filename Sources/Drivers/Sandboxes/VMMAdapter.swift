@@ -47,6 +47,9 @@ public protocol VMMAdapter: Sendable {
     func identify(_ record: SandboxRecord) async -> ProcessIdentity?
     /// The VM as the live VMM `process` says it is (state, size, balloon).
     func live(_ name: String, _ record: SandboxRecord, process: ProcessIdentity) async -> LiveVM
+    /// Only the VM's state, for deciding a transition and verifying it: one question
+    /// instead of all of `live`.
+    func state(_ name: String, _ record: SandboxRecord, process: ProcessIdentity) async -> VMState
 
     /// Starts a fresh VMM for the sandbox (in its slot's namespace when it has one) and
     /// returns once its API answers. The VM is not booted yet.
