@@ -13,7 +13,7 @@ public struct HostDefaults: Sendable, Equatable {
     }
 }
 
-/// A sandbox spec with every default filled in and CH's rounding applied: exactly what a
+/// A sandbox spec with every default filled in and the runtime's memory rounding applied: exactly what a
 /// VM is built with. Drivers record it beside the VM, so observation can tell what a
 /// running VM was built from, even after the database is lost.
 public struct SandboxConfig: Hashable, Sendable, Codable {
@@ -34,8 +34,6 @@ public struct SandboxConfig: Hashable, Sendable, Codable {
     public var balloonPolicy: String?
     public var gpus: [String]
 
-    public static let memoryUnit = Quantity.mebibytes(128)
-
     public init(runtime: Runtime, source: SandboxSource, cpus: Int, memory: Quantity, disk: Quantity, limits: ResourceLimits?,
                 maxCpus: Int, maxMemory: Quantity, networkPool: String?, balloonPolicy: String?, gpus: [String]) {
         self.runtime = runtime
@@ -52,10 +50,11 @@ public struct SandboxConfig: Hashable, Sendable, Codable {
         self.gpus = gpus
     }
 
-    /// Resolves `spec` against the host defaults. CH memory is rounded up to 128 MiB.
+    /// Resolves `spec` against the host defaults; memory is rounded up to the runtime's
+    /// hotplug unit (`SandboxRules.memoryUnit`).
     public init(resolving spec: SandboxSpec, defaults: HostDefaults) {
-        // Hotplugged memory comes in blocks (CH's virtio-mem, QEMU's pc-dimm): whole 128 MiB.
-        let round: (Quantity) -> Quantity = { spec.runtime != .cuttlefish ? $0.roundedUp(to: Self.memoryUnit) : $0 }
+        let unit = SandboxRules.memoryUnit(spec.runtime)
+        let round: (Quantity) -> Quantity = { quantity in unit.map { quantity.roundedUp(to: $0) } ?? quantity }
         let cpus = spec.cpus ?? defaults.cpus
         let memory = round(spec.memory ?? defaults.memory)
         self.init(runtime: spec.runtime, source: spec.source, cpus: cpus, memory: memory, disk: spec.disk ?? defaults.disk,

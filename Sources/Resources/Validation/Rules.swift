@@ -1,5 +1,18 @@
-/// Limits a sandbox spec must respect, per runtime.
+/// Limits a sandbox spec must respect, per runtime: every rule that depends on the
+/// runtime is here, so validation and config resolution never test a runtime by name.
 public enum SandboxRules {
+    /// Hotplugged memory comes in blocks (CH's virtio-mem, QEMU's pc-dimm): memory is
+    /// rounded up to this unit, nil where it is taken as written (Cuttlefish, in MB).
+    public static func memoryUnit(_ runtime: Runtime) -> Quantity? {
+        switch runtime {
+        case .cloudHypervisor, .qemu: .mebibytes(128)
+        case .cuttlefish: nil
+        }
+    }
+
+    /// PCI passthrough (`devices.gpus`) is wired for Cloud Hypervisor only.
+    public static func supportsGPUs(_ runtime: Runtime) -> Bool { runtime == .cloudHypervisor }
+
     /// CH rounds memory to 128 MiB and needs at least 1 GiB (runner-ch's floor).
     public static func minimumMemory(_ runtime: Runtime) -> Quantity {
         switch runtime {

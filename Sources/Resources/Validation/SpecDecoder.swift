@@ -143,8 +143,8 @@ enum SpecDecoder {
                         }
                         gpus.append(text)
                     }
-                    if !gpus.isEmpty, let runtime, runtime != .cloudHypervisor {
-                        context.error(g.mark, "spec.devices.gpus is only supported with runtime cloud-hypervisor")
+                    if !gpus.isEmpty, let runtime, !SandboxRules.supportsGPUs(runtime) {
+                        context.error(g.mark, "spec.devices.gpus is not supported with runtime \(runtime.rawValue); use runtime cloud-hypervisor")
                     }
                 } else {
                     context.error(g.mark, "spec.devices.gpus must be a sequence of PCI addresses, found \(g.shapeName)")
