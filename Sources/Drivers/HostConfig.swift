@@ -46,6 +46,12 @@ public struct HostConfig: Sendable {
             throw Diagnostic(file: path, mark: .start, message: "cannot read the host configuration file")
         }
         for name in knownNames { if let v = environment[name], !v.isEmpty { values[name] = v } }
+        // A relative path (`dir/file`) is taken from the working directory now, once: VMMs
+        // and a daemon must not depend on where they run. A bare name is left as written.
+        let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        for (name, value) in values where name.hasSuffix("_PATH") && !value.hasPrefix("/") && value.contains("/") {
+            values[name] = URL(fileURLWithPath: value, relativeTo: here).standardizedFileURL.path
+        }
         return HostConfig(stateDirectory: stateDirectory, values: values)
     }
 

@@ -36,3 +36,16 @@ struct VerifyTests {
         #expect(host.leftovers().isEmpty)
     }
 }
+
+@Suite("Host configuration paths")
+struct HostConfigPathTests {
+    @Test("relative paths in the host configuration are taken from the working directory once; bare names stay")
+    func relativePaths() throws {
+        let cwd = FileManager.default.currentDirectoryPath
+        let config = try HostConfig.load(stateDirectory: "/var/lib/converge", file: nil,
+                                         environment: ["QEMU_KERNEL_PATH": "guest/vmlinux", "QEMU_IMAGES_PATH": "/abs/images", "CVD_PATH": "cvd"])
+        #expect(config.qemuKernel == "\(cwd)/guest/vmlinux")
+        #expect(config.qemuImages == "/abs/images")
+        #expect(config.values["CVD_PATH"] == "cvd")
+    }
+}
