@@ -89,6 +89,9 @@ struct SharedHostTests {
         #expect(placed.count == 3 && Set(placed.values).count == 3)
 
         let second = try CLIHarness(sharingPrefixOf: first)
+        // A copy of the first state directory carries its installation id: still another one.
+        try FileManager.default.createDirectory(atPath: "\(second.state)/network", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(first.state)/network/installation-id", toPath: "\(second.state)/network/installation-id")
         let refused = second.converge("apply", second.specs)
         #expect(refused.status == 1, "\(refused.output)")
         #expect(refused.output.contains("network prefix '\(first.netPrefix)' belongs to another state directory"), "\(refused.output)")

@@ -111,7 +111,7 @@ struct HardeningTests {
         #expect(await rig.runtime.calls.isEmpty)
     }
 
-    @Test("a runtime change replaces the VM and keeps the disk; a source change rebuilds it")
+    @Test("a runtime change never rebuilds a disk: refused while there is one, a plain replacement when there is none")
     func runtimeChangeKeepsDisk() throws {
         let applied = Build.sandbox("a")
         var observed = Build.observed(applied)
@@ -122,12 +122,30 @@ struct HardeningTests {
         qemu.runtime = .qemu
         let desired = Resource(name: "a", body: .sandbox(qemu), origin: applied.origin)
         let plan = Planner.plan(desired: Build.desired([desired]), observed: state, defaults: HostDefaults())
-        let replace = try #require(plan.actions.first)
-        #expect(replace.verb == .replace && replace.keepsDisk && !replace.isDestructive, "\(plan.actions)")
-        #expect(replace.changes.map(\.field) == ["runtime"])
+        #expect(plan.actions.isEmpty, "\(plan.actions)")
+        #expect(plan.findings.map(\.reason) == ["RuntimeChangeRefused"])
 
+        state.sandboxes["a"]?.diskExists = false
+        let empty = Planner.plan(desired: Build.desired([desired]), observed: state, defaults: HostDefaults())
+        #expect(empty.actions.first?.verb == .replace && empty.actions.first?.keepsDisk == false, "\(empty.actions)")
+
+        state.sandboxes["a"]?.diskExists = true
         let rebuilt = Planner.plan(desired: Build.desired([Build.sandbox("a", image: "other")]), observed: state, defaults: HostDefaults())
         #expect(rebuilt.actions.first?.verb == .replace && rebuilt.actions.first?.keepsDisk == false)
+    }
+
+    @Test("a name recorded by two runtimes stops the pass instead of letting each undo the other")
+    func recordedTwice() async throws {
+        let dir = TemporaryDirectory("converge-twice")
+        let ch = FakeRuntime(runtime: .cloudHypervisor, sandboxes: [Build.observed(Build.sandbox("a"))])
+        var q = Build.observed(Build.sandbox("a"))
+        q.config.runtime = .qemu
+        let qemu = FakeRuntime(runtime: .qemu, sandboxes: [q])
+        let reconciler = Reconciler(store: try Store(path: "\(dir.path)/converge.db"), runtimes: [ch, qemu], network: FakeNetwork(),
+                                    snapshots: FakeSnapshots(), defaults: HostDefaults())
+        await #expect(throws: ReconcileError.self) { try await reconciler.apply(Build.specSet([Build.sandbox("a")])) }
+        let calls = await ch.calls + qemu.calls
+        #expect(calls.isEmpty)
     }
 
     @Test("CONVERGE_CRASH_AT reads the count and the phase in any combination", arguments: [

@@ -26,9 +26,13 @@ struct PrefixClaim: Sendable {
         (try? String(contentsOfFile: idPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// This installation: its id and where its records are (a copied state directory
+    /// carries the same id, so the path counts too).
+    private var me: Owner? { installation.map { Owner(installation: $0, recordsDirectory: Self.canonical(recordsDirectory)) } }
+
     /// Throws when another live installation owns the prefix. Writes nothing.
     func check() throws {
-        guard let owner = currentOwner(), owner.installation != installation, Self.isAlive(owner) else { return }
+        guard let owner = currentOwner(), owner != me, Self.isAlive(owner) else { return }
         throw PrefixOwnedElsewhere(prefix: prefix, owner: owner.recordsDirectory)
     }
 
@@ -41,15 +45,14 @@ struct PrefixClaim: Sendable {
         defer { close(lock) }
         guard flock(lock, LOCK_EX) == 0 else { throw SystemError(call: "flock(\(Self.registry)/.lock)", code: errno) }
         try check()
-        let me = try installation ?? newInstallation()
-        let owner = Owner(installation: me, recordsDirectory: recordsDirectory)
+        let owner = Owner(installation: try installation ?? newInstallation(), recordsDirectory: Self.canonical(recordsDirectory))
         guard currentOwner() != owner else { return }
         try AtomicFile.write(try JSONEncoder().encode(owner), to: path)
     }
 
     /// Gives the prefix up when this installation owns it (its last pool is gone).
     func release() throws {
-        guard let owner = currentOwner(), owner.installation == installation else { return }
+        guard let owner = currentOwner(), owner == me else { return }
         try AtomicFile.remove(path)
     }
 
@@ -70,6 +73,12 @@ struct PrefixClaim: Sendable {
         let id = (try? String(contentsOfFile: "\(owner.recordsDirectory)/installation-id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines)
         return id == owner.installation
+    }
+
+    private static func canonical(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 

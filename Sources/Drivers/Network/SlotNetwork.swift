@@ -52,12 +52,9 @@ public actor SlotNetwork: HostNetwork {
     /// Host-wide ownership of `prefix`: checked before reading the host, taken before
     /// changing it, given back with the last pool.
     private var ownership: PrefixClaim { PrefixClaim(prefix: prefix, recordsDirectory: directory) }
-    private var ownsPrefix = false
-    private func takePrefix() throws {
-        guard !ownsPrefix else { return }
-        try ownership.take()
-        ownsPrefix = true
-    }
+    /// Checked again before every change (a small read under a host-wide lock): the claim
+    /// file can change while a daemon runs.
+    private func takePrefix() throws { try ownership.take() }
 
     /// Waits for released slots still being torn down.
     private func settle() async {
@@ -68,7 +65,7 @@ public actor SlotNetwork: HostNetwork {
 
     public func observePools() async throws -> [String: ObservedPool] {
         await settle()
-        if !pools().isEmpty && !ownsPrefix { try ownership.check() }
+        if !pools().isEmpty { try ownership.check() }
         var result: [String: ObservedPool] = [:]
         for (name, pool) in pools() {
             let layout = SlotLayout(prefix: prefix, pool: name, spec: pool.spec)
@@ -205,11 +202,10 @@ public actor SlotNetwork: HostNetwork {
         }
         // The rules first, the record last: a crash in between leaves the record to find.
         try await journal.step(.natApply) { try await applyHostRules(excluding: name) }
+        // The last pool gives the prefix back before its record goes: a crash in between
+        // leaves the record, and the next removal takes the prefix again to finish.
+        if pools().keys.allSatisfy({ $0 == name }) { try ownership.release() }
         try await journal.step(.poolRemove) { try records.forgetPool(name) }
-        if pools().isEmpty {
-            try ownership.release()
-            ownsPrefix = false
-        }
     }
 
     // MARK: - Claims

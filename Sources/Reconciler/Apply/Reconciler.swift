@@ -51,8 +51,14 @@ public actor Reconciler {
     /// Reads the host: every sandbox of every runtime, pools, snapshots, recorded policies.
     public func observe() async throws -> ObservedState {
         var state = ObservedState()
-        for runtime in runtimes.values {
-            for sandbox in try await runtime.observe() { state.sandboxes[sandbox.name] = sandbox }
+        for runtime in runtimes.values.sorted(by: { $0.runtime.rawValue < $1.runtime.rawValue }) {
+            for sandbox in try await runtime.observe() {
+                // One name, one sandbox: two records would let each runtime undo the other.
+                if let other = state.sandboxes[sandbox.name] {
+                    throw ReconcileError.recordedTwice(name: sandbox.name, runtimes: [other.config.runtime, sandbox.config.runtime])
+                }
+                state.sandboxes[sandbox.name] = sandbox
+            }
         }
         state.pools = try await network.observePools()
         state.policies = try await store.applied(.balloonPolicy)

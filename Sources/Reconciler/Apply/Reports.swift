@@ -58,11 +58,14 @@ public struct ApplyReport: Sendable {
 /// Why a pass refused to run at all.
 public enum ReconcileError: Error, Sendable, CustomStringConvertible {
     case emptySpecs(directory: String, existing: Int)
+    case recordedTwice(name: String, runtimes: [Runtime])
 
     public var description: String {
         switch self {
         case .emptySpecs(let dir, let n):
             "\(dir) holds no resources, but Converge manages \(n) on this host; an empty spec directory is never read as \"destroy everything\". Check the path, or pass --allow-empty to destroy them"
+        case .recordedTwice(let name, let runtimes):
+            "sandbox \(name) is recorded by two runtimes (\(runtimes.map(\.rawValue).joined(separator: " and "))); nothing is changed until one record is removed (its cvg-\(name)/converge.json in that runtime's sandboxes directory)"
         }
     }
 }

@@ -44,12 +44,17 @@ enum SandboxDiff {
                                          changes: changes, dependsOn: needs, config: desired, targetState: spec.state, keepsDisk: false))
             return result
         }
-        if applied.runtime != desired.runtime && observed.diskExists {
-            var replacement = desired
-            replacement.disk = max(applied.disk, desired.disk)  // the kept disk never shrinks
-            result.actions.append(Action(id, .replace, reason: "runtime changed (forces replacement; the disk is kept)",
+        if applied.runtime != desired.runtime {
+            // Each runtime keeps its sandboxes in its own directories: a disk that must be kept
+            // cannot follow the sandbox there yet, and rebuilding it would lose data.
+            guard !observed.diskExists else {
+                result.findings.append(Finding(id, .blocked, reason: "RuntimeChangeRefused",
+                                               message: "runtime \(applied.runtime.rawValue) → \(desired.runtime.rawValue) would move the sandbox and its disk to another VMM's directories, which this version does not do; it is left as it is. Restore spec.runtime, or recreate the sandbox under a new name"))
+                return result
+            }
+            result.actions.append(Action(id, .replace, reason: "runtime changed and the sandbox has no disk yet (nothing to keep)",
                                          changes: [Change("runtime", from: applied.runtime.rawValue, to: desired.runtime.rawValue)],
-                                         dependsOn: needs, config: replacement, targetState: spec.state, keepsDisk: true))
+                                         dependsOn: needs, config: desired, targetState: spec.state, keepsDisk: false))
             return result
         }
         if !observed.diskExists {
