@@ -34,3 +34,22 @@ struct SpecRevisionTests {
         #expect(specs.resources[ResourceID(.sandbox, "web-1")]?.origin.file == "\(f.directory)/web.yaml")
     }
 }
+
+@Suite("Spec tree swapped during a load")
+struct SpecRevisionReloadTests {
+    @Test("a revision is the same only while both links resolve where they did")
+    func sameRevision() throws {
+        let f = SpecFixture()
+        f.write("rev1/web.yaml", sandboxYAML("web-1", "source: {image: a}"))
+        f.write("rev2/web.yaml", sandboxYAML("web-1", "source: {image: b}"))
+        f.symlink("current", to: "rev1")
+        let before = SpecRevision("\(f.directory)/current")
+        #expect(SpecRevision("\(f.directory)/current").sameRevision(as: before))
+        try FileManager.default.removeItem(atPath: "\(f.directory)/current")
+        f.symlink("current", to: "rev2")
+        #expect(!SpecRevision("\(f.directory)/current").sameRevision(as: before))
+        // A load started now reads the new revision whole.
+        let specs = try SpecLoader.load(directory: "\(f.directory)/current")
+        #expect(specs.resources[ResourceID(.sandbox, "web-1")]?.sandbox?.source == .image("b"))
+    }
+}

@@ -64,6 +64,10 @@ extension QEMU {
         }
 
         public func checkName(_ name: String, layout: SandboxLayout) throws {
+            // QEMU's option syntax splits on commas: a path holding one would change the options.
+            for path in [layout.disk(name), layout.serialLog(name), layout.socket(name)] where path.contains(",") {
+                throw StepFailure(step: "qemu.record", message: "path \(path) contains a comma, which QEMU's option syntax cannot take; use QEMU_SANDBOXES_PATH and QEMU_SOCKETS_PATH without commas")
+            }
             let socket = layout.socket(name)
             if socket.utf8.count > UnixHTTP.maximumPathLength {
                 throw StepFailure(step: "qemu.record", message: "socket path \(socket) is \(socket.utf8.count) bytes; Unix sockets allow \(UnixHTTP.maximumPathLength). Set QEMU_SOCKETS_PATH to a shorter directory")

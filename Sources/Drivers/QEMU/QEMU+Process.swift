@@ -98,7 +98,9 @@ extension QEMU.Adapter {
             // Named by where the dimm starts, so a retried plug after a crash finds its own.
             let id = "dimm\(current >> 20)m"
             try await journal.step(.qemuMemoryPlug) {
-                do { try await qmp.addMemoryBackendRAM(id: "mem-\(id)", bytes: target - current) } catch QEMU.QMPError.command(_, let desc, _) where desc.contains("already") {}
+                // A retry after a crash between the two calls finds its backend there already.
+                do { try await qmp.addMemoryBackendRAM(id: "mem-\(id)", bytes: target - current) } catch QEMU.QMPError.command(_, let desc, _)
+                    where desc.contains("already") || desc.contains("duplicate") {}
                 try await qmp.addPCDimm(id: id, memdev: "mem-\(id)")
             }
         }

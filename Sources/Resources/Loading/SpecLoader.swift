@@ -10,7 +10,18 @@ public enum SpecLoader {
     /// Each directory is read once, so link loops are harmless.
     /// - Throws: `SpecDirectoryError` when the directory itself cannot be read.
     public static func load(directory: String) throws -> SpecSet {
-        let revision = SpecRevision(directory)
+        // A swap during the load (the links resolve elsewhere afterwards) may have mixed two
+        // revisions: load again, a few times at most, then report what was read.
+        var attempt = 0
+        while true {
+            let revision = SpecRevision(directory)
+            let specs = try load(revision, directory: directory)
+            attempt += 1
+            if SpecRevision(directory).sameRevision(as: revision) || attempt == 3 { return specs }
+        }
+    }
+
+    private static func load(_ revision: SpecRevision, directory: String) throws -> SpecSet {
         let entries = try SpecTree.entries(in: revision.root)
         var decoded: [DecodedResource] = []
         var diagnostics: [Diagnostic] = []

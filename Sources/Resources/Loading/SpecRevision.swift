@@ -21,6 +21,9 @@ struct SpecRevision {
         data = Self.resolve("\(root)/..data")
     }
 
+    /// Whether `other` resolved to the same trees (no swap in between).
+    func sameRevision(as other: SpecRevision) -> Bool { root == other.root && data == other.data }
+
     /// The path to show for `path`, a path found under `root`.
     func shown(_ path: String) -> String {
         guard root != given, path.hasPrefix(root + "/") else { return path }
