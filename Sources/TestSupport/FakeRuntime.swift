@@ -44,7 +44,7 @@ public actor FakeRuntime: SandboxRuntime {
 
     public func removeImage(_ image: String) { missingImages.insert(image) }
 
-    public func preflight(_ config: SandboxConfig) -> [String] {
+    public func preflight(_ name: String, config: SandboxConfig) -> [String] {
         guard case .image(let image) = config.source, missingImages.contains(image) else { return [] }
         return ["base image '\(image)' not found"]
     }
@@ -65,7 +65,7 @@ public actor FakeRuntime: SandboxRuntime {
         try await journal.step(.sandboxRecord) {
             await probe?("create \(name)")
             try record("create \(name)")
-            if let missing = preflight(config).first { throw FakeFailure(call: missing) }
+            if let missing = preflight(name, config: config).first { throw FakeFailure(call: missing) }
             sandboxes[name] = ObservedSandbox(name: name, config: config, intendedState: state, vm: Self.vm(for: state),
                                               process: state == .stopped ? nil : ProcessIdentity(pid: 1000, startTime: 1))
         }

@@ -27,12 +27,14 @@ struct VerifyTests {
     @Test("preflight names a missing image, kernel and binary without touching the host")
     func preflight() throws {
         let host = try SimHost()
-        #expect(host.runtime.preflight(host.config()).isEmpty)
-        let missing = host.runtime.preflight(host.config(image: "nowhere"))
+        #expect(host.runtime.preflight("web", config: host.config()).isEmpty)
+        let missing = host.runtime.preflight("web", config: host.config(image: "nowhere"))
         #expect(missing.count == 1 && missing[0].contains("base image 'nowhere' not found") && missing[0].contains("CH_IMAGES_PATH"), "\(missing)")
         let broken = CloudHypervisor.Runtime(config: HostConfig(stateDirectory: host.root, values: ["CH_BINARY": "/nonexistent/ch", "CH_KERNEL_PATH": "/nonexistent/vmlinux"]))
-        let all = broken.preflight(host.config(image: "nowhere"))
+        let all = broken.preflight("web", config: host.config(image: "nowhere"))
         #expect(all.count == 3 && all[0].contains("CH_BINARY") && all[1].contains("CH_KERNEL_PATH"), "\(all)")
+        let long = host.runtime.preflight(String(repeating: "n", count: 120), config: host.config())
+        #expect(long.count == 1 && long[0].contains("Unix sockets allow"), "\(long)")
         #expect(host.leftovers().isEmpty)
     }
 }

@@ -93,8 +93,9 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         }
     }
 
-    public func preflight(_ config: SandboxConfig) -> [String] {
+    public func preflight(_ name: String, config: SandboxConfig) -> [String] {
         var problems = vmm.missingParts()
+        do { try vmm.checkName(name, layout: layout) } catch { problems.append("\(error)") }
         switch config.source {
         case .image(let image):
             do { _ = try images.resolve(image) } catch { problems.append("\(error)") }
@@ -168,6 +169,9 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
             case .paused:
                 try await vmm.resume(record, journal: journal)
             case .absent, .created, .shutdown, .unresponsive, .unknown:
+                // Measured before the old VMM is stopped: without a binary or kernel it would
+                // stay down.
+                if let problem = vmm.missingParts().first { throw StepFailure(step: "\(vmm.stepPrefix).preflight", message: problem) }
                 // `.created` too: the config a VMM holds may predate the recorded one.
                 // A VMM that cannot be trusted is replaced by a fresh process; the disk stays.
                 if live.state != .absent { try await vmm.stop(name, record, process: live.process, layout: layout, journal: journal) }

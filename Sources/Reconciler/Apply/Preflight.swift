@@ -10,7 +10,7 @@ extension Reconciler {
         var refused: Set<ResourceID> = []
         for action in plan.actions where action.verb == .replace || action.verb == .create {
             guard let config = action.config, let runtime = runtimes[config.runtime] else { continue }
-            var problems = await runtime.preflight(config)
+            var problems = await runtime.preflight(action.id.name, config: config)
             if case .snapshot(let name) = config.source, observed.snapshots[name] == nil,
                !plan.actions.contains(where: { $0.id == ResourceID(.snapshot, name) }) {
                 problems.append("snapshot \(name) does not exist on this host and no Snapshot spec makes it")

@@ -16,7 +16,7 @@ public protocol SandboxRuntime: Sendable {
     /// What this host lacks to build `config` (its VMM binary, kernel, image, …), one
     /// sentence each saying what to do; empty when nothing is missing. Asked before a
     /// replacement destroys anything and before a create records anything.
-    func preflight(_ config: SandboxConfig) async -> [String]
+    func preflight(_ name: String, config: SandboxConfig) async -> [String]
 
     /// Files of this runtime's naming that belong to no sandbox (an empty sandbox directory
     /// a crash left), as paths. Observation reports them and changes nothing; `apply`
