@@ -158,3 +158,19 @@ struct HardeningTests {
         #expect(CrashHook(spec: spec).describedTarget == expected)
     }
 }
+
+@Suite("Preflight of runtimes without a driver")
+struct MissingRuntimeTests {
+    @Test("a sandbox of a runtime this build has no driver for is refused at plan time, naming the ones there are")
+    func noDriver() async throws {
+        let dir = TemporaryDirectory("converge-nodriver")
+        let reconciler = Reconciler(store: try Store(path: "\(dir.path)/converge.db"), runtimes: [FakeRuntime()], network: FakeNetwork(),
+                                    snapshots: FakeSnapshots(), defaults: HostDefaults())
+        var spec = Build.sandbox("phone").sandbox!
+        spec.runtime = .cuttlefish
+        let plan = try await reconciler.plan(Build.specSet([Resource(name: "phone", body: .sandbox(spec), origin: Origin(file: "p.yaml", mark: .start))])).plan
+        #expect(plan.actions.isEmpty)
+        let refusal = try #require(plan.findings.first)
+        #expect(refusal.reason == "CreateBlocked" && refusal.message.contains("runtime cuttlefish has no driver") && refusal.message.contains("cloud-hypervisor"))
+    }
+}

@@ -9,8 +9,13 @@ extension Reconciler {
         var plan = plan
         var refused: Set<ResourceID> = []
         for action in plan.actions where action.verb == .replace || action.verb == .create {
-            guard let config = action.config, let runtime = runtimes[config.runtime] else { continue }
-            var problems = await runtime.preflight(action.id.name, config: config)
+            guard let config = action.config else { continue }
+            var problems: [String]
+            if let runtime = runtimes[config.runtime] {
+                problems = await runtime.preflight(action.id.name, config: config)
+            } else {
+                problems = ["runtime \(config.runtime.rawValue) has no driver in this version of Converge (available: \(runtimes.keys.map(\.rawValue).sorted().joined(separator: ", ")))"]
+            }
             if case .snapshot(let name) = config.source, observed.snapshots[name] == nil,
                !plan.actions.contains(where: { $0.id == ResourceID(.snapshot, name) }) {
                 problems.append("snapshot \(name) does not exist on this host and no Snapshot spec makes it")
