@@ -18,6 +18,7 @@ final class NetworkRun: @unchecked Sendable {
         for ns in namespaces() { _ = run(["ip", "netns", "delete", ns]) }
         for link in links() { _ = run(["ip", "link", "delete", link]) }
         _ = run(["nft", "delete", "table", "ip", "converge_\(prefix)"])
+        try? FileManager.default.removeItem(atPath: "\(PrefixClaim.registry)/\(prefix)")  // its host-wide claim
         try? FileManager.default.removeItem(atPath: root)
     }
 

@@ -44,6 +44,7 @@ struct PrefixClaim: Sendable {
         guard lock >= 0 else { throw SystemError(call: "open(\(Self.registry)/.lock)", code: errno) }
         defer { close(lock) }
         guard flock(lock, LOCK_EX) == 0 else { throw SystemError(call: "flock(\(Self.registry)/.lock)", code: errno) }
+        AtomicFile.removeAbandonedTemporaries(in: Self.registry)  // of a writer killed mid-write
         try check()
         let owner = Owner(installation: try installation ?? newInstallation(), recordsDirectory: Self.canonical(recordsDirectory))
         guard currentOwner() != owner else { return }
