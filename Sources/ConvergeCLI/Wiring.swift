@@ -42,7 +42,7 @@ struct Wiring {
             }
         }
         do {
-            host = try HostConfig.load(stateDirectory: Self.absolute(state), file: options.configFile)
+            host = try HostConfig.load(stateDirectory: Paths.absolute(state), file: options.configFile)
         } catch let diagnostic as Diagnostic {
             let source = (try? String(contentsOfFile: diagnostic.file, encoding: .utf8))
             throw CLIError(diagnostic.rendered(source: source))
@@ -58,12 +58,6 @@ struct Wiring {
         qemu.apiTimeout = try host.chAPITimeout()
         reconciler = Reconciler(store: store, runtimes: [ch, qemu], network: network,
                                 snapshots: UnimplementedSnapshots(), defaults: defaults)
-    }
-
-    /// Absolute, so that sockets and disks recorded in metadata stay valid from any cwd.
-    static func absolute(_ path: String) -> String {
-        let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        return url.standardizedFileURL.path
     }
 }
 

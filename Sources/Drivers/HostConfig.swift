@@ -48,9 +48,8 @@ public struct HostConfig: Sendable {
         for name in knownNames { if let v = environment[name], !v.isEmpty { values[name] = v } }
         // A relative path (`dir/file`) is taken from the working directory now, once: VMMs
         // and a daemon must not depend on where they run. A bare name is left as written.
-        let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         for (name, value) in values where name.hasSuffix("_PATH") && !value.hasPrefix("/") && value.contains("/") {
-            values[name] = URL(fileURLWithPath: value, relativeTo: here).standardizedFileURL.path
+            values[name] = Paths.absolute(value)
         }
         return HostConfig(stateDirectory: stateDirectory, values: values)
     }
@@ -117,11 +116,13 @@ public struct HostConfig: Sendable {
             guard value == "kvm" || value == "tcg" else { throw HostConfigError(name: "QEMU_ACCEL", value: value, expected: "kvm or tcg") }
             return value
         }
+        // Every command wires the runtimes: /proc/cpuinfo is read only where /dev/kvm opens.
+        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return "tcg" }
+        close(fd)
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ")) } ?? []
-        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
-        if fd >= 0 { close(fd) }
-        return fd >= 0 && (flags.contains("vmx") || flags.contains("svm")) ? "kvm" : "tcg"
+        return flags.contains("vmx") || flags.contains("svm") ? "kvm" : "tcg"
     }
 
     public var networkRecords: String { path("CONVERGE_NETWORK_PATH", default: "network") }

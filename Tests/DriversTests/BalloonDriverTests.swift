@@ -45,11 +45,11 @@ struct BalloonDriverTests {
     func accounting() {
         let gib: Int64 = 1 << 30, mib: Int64 = 1 << 20
         // Deflate-on-OOM: MemTotal stays, the balloon's 2Gi look allocated.
-        let kept = CloudHypervisor.GuestMemoryView(memory: .init(total: 4 * gib - 64 * mib, available: 4 * gib - 64 * mib - 2 * gib - 300 * mib),
+        let kept = GuestMemoryView(memory: .init(total: 4 * gib - 64 * mib, available: 4 * gib - 64 * mib - 2 * gib - 300 * mib),
                                                    allocated: 4 * gib, balloon: 2 * gib)
         #expect(kept.used == 300 * mib && kept.capacity == 4 * gib - 64 * mib)
         // Without it: the balloon's 2Gi left MemTotal.
-        let dropped = CloudHypervisor.GuestMemoryView(memory: .init(total: 2 * gib - 64 * mib, available: 2 * gib - 64 * mib - 300 * mib),
+        let dropped = GuestMemoryView(memory: .init(total: 2 * gib - 64 * mib, available: 2 * gib - 64 * mib - 300 * mib),
                                                       allocated: 4 * gib, balloon: 2 * gib)
         #expect(dropped.used == 300 * mib && dropped.capacity == 4 * gib - 64 * mib)
     }

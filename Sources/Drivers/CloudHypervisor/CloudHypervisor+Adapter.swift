@@ -72,12 +72,9 @@ extension CloudHypervisor {
 
         public func live(_ name: String, _ record: SandboxRecord, process: ProcessIdentity) async -> LiveVM {
             let info: VmInfoSummary
-            do {
-                info = try await Client(socketPath: record.socket, timeout: 2).infoSummary()
-            } catch Error.http(_, let status, _) where status == 404 {
-                return LiveVM(state: .created, process: process)  // VMM up, no VM config yet
-            } catch {
-                return LiveVM(state: .unresponsive, process: process)
+            switch await vmInfo(record) {
+            case .success(let answer): info = answer
+            case .failure(let state): return LiveVM(state: state.vm, process: process)
             }
             let state = Self.state(info.state)
             var balloon = ObservedBalloon(allocated: Quantity(bytes: info.allocatedMemory), size: Quantity(bytes: info.balloonSize),
@@ -88,12 +85,24 @@ extension CloudHypervisor {
         }
 
         public func state(_ name: String, _ record: SandboxRecord, process: ProcessIdentity) async -> VMState {
+            switch await vmInfo(record) {
+            case .success(let info): Self.state(info.state)
+            case .failure(let state): state.vm
+            }
+        }
+
+        /// Why `vm.info` gave no VM: the state that answer means.
+        struct NoVM: Swift.Error { var vm: VMState }
+
+        /// `vm.info`, or the state its failure means: 404 is a VMM up with no VM config yet
+        /// (`created`), anything else a VMM that does not answer.
+        private func vmInfo(_ record: SandboxRecord) async -> Result<VmInfoSummary, NoVM> {
             do {
-                return Self.state(try await Client(socketPath: record.socket, timeout: 2).infoSummary().state)
+                return .success(try await Client(socketPath: record.socket, timeout: 2).infoSummary())
             } catch Error.http(_, let status, _) where status == 404 {
-                return .created
+                return .failure(NoVM(vm: .created))
             } catch {
-                return .unresponsive
+                return .failure(NoVM(vm: .unresponsive))
             }
         }
 

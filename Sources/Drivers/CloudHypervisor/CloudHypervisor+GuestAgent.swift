@@ -36,8 +36,3 @@ extension CloudHypervisor {
         }
     }
 }
-
-extension CloudHypervisor {
-    /// Kept under its first name: the accounting is every runtime's.
-    typealias GuestMemoryView = Drivers.GuestMemoryView
-}

@@ -18,8 +18,7 @@ extension CloudHypervisor.Adapter {
             let log = layout.vmmLog(name)
             return try await VMMProcess.spawn(
                 [binary, "--api-socket", "path=\(socket)"], log: log, namespace: record.slot?.namespace, environment: environment,
-                timeout: startTimeout, what: "cloud-hypervisor on \(socket)", step: "ch.spawn",
-                logTail: { VMMProcess.logTail(log) }
+                timeout: startTimeout, what: "cloud-hypervisor on \(socket)", step: "ch.spawn"
             ) { spawned in
                 guard FileManager.default.fileExists(atPath: socket), let ping = try? await client.ping() else { return nil }
                 return ping.pid.map { Int32($0) } ?? spawned

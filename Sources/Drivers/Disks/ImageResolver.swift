@@ -29,7 +29,7 @@ public struct ImageResolver: Sendable {
         let paths = candidates(image)
         var isDirectory: ObjCBool = false
         for path in paths where FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue {
-            return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+            return Paths.absolute(path)
         }
         throw ImageNotFound(image: image, looked: paths)
     }

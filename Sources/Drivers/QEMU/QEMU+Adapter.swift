@@ -77,6 +77,8 @@ extension QEMU {
         /// Beside the QMP socket: the pid QEMU writes at start, and the balloon target last set.
         static func pidFile(_ record: SandboxRecord) -> String { record.socket + ".pid" }
         static func balloonTarget(_ record: SandboxRecord) -> String { record.socket + ".balloon" }
+        /// Everything QEMU and Converge keep beside a sandbox's socket while its VMM lives.
+        static func socketFiles(_ record: SandboxRecord) -> [String] { [record.socket, pidFile(record), balloonTarget(record)] }
 
         func connect(_ record: SandboxRecord, timeout: Double? = nil) async throws -> QMPClient {
             try await QMPClient.connect(socket: record.socket, timeout: timeout ?? apiTimeout)

@@ -38,13 +38,12 @@ extension QEMU.Adapter {
     public func spawn(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, journal: StepJournal) async throws -> ProcessIdentity {
         try await journal.step(.qemuSpawn) {
             // A stale socket of a dead VMM would answer nothing; QEMU makes its own.
-            for file in [record.socket, Self.pidFile(record), Self.balloonTarget(record)] { try AtomicFile.remove(file) }
+            for file in Self.socketFiles(record) { try AtomicFile.remove(file) }
             let log = layout.vmmLog(name)
             let socket = record.socket
             return try await VMMProcess.spawn(
                 argv(name, record, layout: layout), log: log, namespace: record.slot?.namespace,
-                environment: ProcessInfo.processInfo.environment, timeout: startTimeout, what: "qemu on \(socket)", step: "qemu.spawn",
-                logTail: { VMMProcess.logTail(log) }
+                environment: ProcessInfo.processInfo.environment, timeout: startTimeout, what: "qemu on \(socket)", step: "qemu.spawn"
             ) { spawned in
                 guard FileManager.default.fileExists(atPath: socket),
                       (try? await QEMU.QMPClient.connect(socket: socket, timeout: 1)) != nil else { return nil }
@@ -76,7 +75,7 @@ extension QEMU.Adapter {
         try await journal.step(.qemuVMMStop) {
             if process != nil, let qmp = try? await connect(record, timeout: 2) { try? await qmp.quit() }
             if let process { try await VMMProcess.terminate(process, grace: stopTimeout, step: "qemu.vmm.stop") }
-            for file in [record.socket, Self.pidFile(record), Self.balloonTarget(record)] { try AtomicFile.remove(file) }
+            for file in Self.socketFiles(record) { try AtomicFile.remove(file) }
         }
     }
 

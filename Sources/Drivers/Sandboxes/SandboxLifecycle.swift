@@ -96,25 +96,24 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     public func preflight(_ name: String, config: SandboxConfig) -> [String] {
         var problems = vmm.missingParts()
         do { try vmm.checkName(name, layout: layout) } catch { problems.append("\(error)") }
+        do { _ = try baseImage(of: config) } catch let failure as StepFailure { problems.append(failure.message) } catch { problems.append("\(error)") }
+        return problems
+    }
+
+    /// The base disk `config`'s source names (what preflight and create both need).
+    private func baseImage(of config: SandboxConfig) throws -> String {
         switch config.source {
         case .image(let image):
-            do { _ = try images.resolve(image) } catch { problems.append("\(error)") }
+            return try images.resolve(image)
         case .snapshot, .fork:
-            problems.append("restoring from a snapshot and forking are not implemented in this version of Converge; use source.image")
+            throw StepFailure(step: "\(vmm.stepPrefix).source", message: "restoring from a snapshot and forking are not implemented in this version of Converge; use source.image")
         }
-        return problems
     }
 
     // MARK: - Create
 
     public func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws {
-        let base: String
-        switch config.source {
-        case .image(let image):
-            base = try images.resolve(image)
-        case .snapshot, .fork:
-            throw StepFailure(step: "\(vmm.stepPrefix).source", message: "restoring from a snapshot and forking are not implemented in this version of Converge; use source.image")
-        }
+        let base = try baseImage(of: config)
         try vmm.checkName(name, layout: layout)
         try await journal.step(.sandboxRecord) {
             try FileManager.default.createDirectory(atPath: layout.directory(name), withIntermediateDirectories: true)
@@ -199,8 +198,8 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     }
 
     /// A fresh VMM, its pid recorded before anything else can fail, then the VM booted.
+    /// (`transition`, its only caller, has checked the VMM's parts before stopping anything.)
     private func boot(_ name: String, _ record: inout SandboxRecord, journal: StepJournal) async throws {
-        if let problem = vmm.missingParts().first { throw StepFailure(step: "\(vmm.stepPrefix).preflight", message: problem) }
         if record.slot == nil { try await claimSlot(name, &record, journal: journal) }
         let process = try await vmm.spawn(name, record, layout: layout, journal: journal)
         record.process = process

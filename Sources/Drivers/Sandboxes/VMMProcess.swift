@@ -12,7 +12,7 @@ enum VMMProcess {
     ///   - ready: the pid the VMM reports once its socket answers (`spawned` when it reports
     ///     none), nil before.
     static func spawn(_ argv: [String], log: String, namespace: String?, environment: [String: String], timeout: Double,
-                      what: String, step: String, logTail: @escaping @Sendable () -> String,
+                      what: String, step: String,
                       ready: @Sendable (_ spawned: Int32) async -> Int32?) async throws -> ProcessIdentity {
         let pid: Int32
         if let namespace {
@@ -25,7 +25,7 @@ enum VMMProcess {
         while Date() < deadline {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
-                throw StepFailure(step: step, message: "\(what) exited during start (status \((status >> 8) & 0xff))\(logTail())")
+                throw StepFailure(step: step, message: "\(what) exited during start (status \((status >> 8) & 0xff))\(logTail(log))")
             }
             if let reported = await ready(pid) {
                 guard let identity = ProcFS.identity(of: pid) else { break }
@@ -37,7 +37,7 @@ enum VMMProcess {
         kill(-pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        throw StepFailure(step: step, message: "\(what) did not answer within \(Int(timeout))s\(logTail())")
+        throw StepFailure(step: step, message: "\(what) did not answer within \(Int(timeout))s\(logTail(log))")
     }
 
     /// Waits up to `grace` for `process` to exit, then kills its group; throws if it survives.

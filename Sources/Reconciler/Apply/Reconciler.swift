@@ -111,13 +111,18 @@ public actor Reconciler {
         let desired = try await desired(from: specs)
         let observed = try await observe()
         try checkNotEmpty(specs, desired, observed, options)
-        var planOptions = options.plan
-        planOptions.pruneHold = desired.pruneHold
-        let plan = await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions,
-                                                  capabilities: capabilities), observed: observed)
+        let plan = await plan(desired, observed, options.plan)
         var leftovers: [String] = []
         for runtime in runtimes.values { leftovers += await runtime.leftovers() }
         return PlanReport(plan: plan, desired: desired, observed: observed, leftovers: leftovers.sorted())
+    }
+
+    /// The planner's plan, with what the runtimes' capabilities and preflight allow.
+    private func plan(_ desired: DesiredState, _ observed: ObservedState, _ options: PlanOptions) async -> Plan {
+        var options = options
+        options.pruneHold = desired.pruneHold
+        return await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: options,
+                                              capabilities: capabilities), observed: observed)
     }
 
     private func checkNotEmpty(_ specs: SpecSet, _ desired: DesiredState, _ observed: ObservedState, _ options: ApplyOptions) throws {
@@ -174,9 +179,7 @@ public actor Reconciler {
             // The prune guard holds for the whole pass, not for each round of it.
             var planOptions = options.plan
             planOptions.maxDestroy = max(0, destroyBudget - destroyed)
-            planOptions.pruneHold = desired.pruneHold
-            plan = await preflighted(Planner.plan(desired: desired.resources, observed: observed, defaults: defaults, options: planOptions,
-                                                  capabilities: capabilities), observed: observed)
+            plan = await self.plan(desired, observed, planOptions)
             for finding in plan.findings where reportedFindings.insert("\(finding.id)|\(finding.reason)").inserted {
                 findings.append(finding)
                 progress(.finding(finding))

@@ -1,0 +1,10 @@
+import Foundation
+
+/// Paths as every part of Converge records them.
+public enum Paths {
+    /// `path` made absolute against the working directory, so that sockets, disks and
+    /// backing files recorded now stay valid from any working directory later.
+    public static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+    }
+}
