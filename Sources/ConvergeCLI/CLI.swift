@@ -73,6 +73,9 @@ public enum CLI {
             return 0
         } catch let exit as ExitCode {
             return exit.code
+        } catch let none as NoStateYet {
+            Output.progress("\(none)")
+            return 0
         } catch let usage as UsageError {
             Output.error(usage.message)
             return 64

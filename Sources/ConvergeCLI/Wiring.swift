@@ -38,7 +38,7 @@ struct Wiring {
             } else if access == .readOrEmpty {
                 store = try Store(path: ":memory:")
             } else {
-                throw CLIError("no state in \(state): nothing has been applied with this state directory (use --state DIR)")
+                throw NoStateYet(directory: state)
             }
         }
         do {
@@ -59,6 +59,13 @@ struct Wiring {
         reconciler = Reconciler(store: store, runtimes: [ch, qemu], network: network,
                                 snapshots: UnimplementedSnapshots(), defaults: defaults)
     }
+}
+
+/// A read-only command asked about a state directory that holds no database: not an
+/// error (CONTRACT §2: get, status and events exit 0), but said, and nothing is created.
+struct NoStateYet: Error, CustomStringConvertible {
+    var directory: String
+    var description: String { "no state in \(directory): nothing has been applied with this state directory (use --state DIR)" }
 }
 
 /// An error already phrased for the user.
