@@ -57,7 +57,7 @@ struct Wiring {
         qemu.network = network
         qemu.apiTimeout = try host.chAPITimeout()
         reconciler = Reconciler(store: store, runtimes: [ch, qemu], network: network,
-                                snapshots: UnimplementedSnapshots(), defaults: defaults)
+                                snapshots: SnapshotStore(directory: host.chSnapshots, runtimes: [ch, qemu]), defaults: defaults)
     }
 }
 

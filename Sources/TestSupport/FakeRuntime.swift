@@ -55,6 +55,16 @@ public actor FakeRuntime: SandboxRuntime {
     public func leftovers() -> [String] { leftoverPaths }
     public func removeLeftovers() { leftoverPaths = [] }
 
+    public nonisolated var stateFiles: [String] { [] }
+    public nonisolated func savedShape(in directory: String) -> SandboxConfig? { nil }
+
+    /// A capture records the call and changes nothing else in this fake world.
+    public func capture(_ name: String, into directory: String, memory: Bool, journal: StepJournal) throws -> CapturedSandbox? {
+        guard let sandbox = sandboxes[name] else { return nil }
+        try record("capture \(name)")
+        return CapturedSandbox(runtime: runtime, config: sandbox.config, hasMemory: memory, mac: nil)
+    }
+
     public func observe() throws -> [ObservedSandbox] {
         Array(sandboxes.values).sorted { $0.name < $1.name }
     }

@@ -55,6 +55,19 @@ extension CloudHypervisor {
         /// Maps to `PUT /api/v1/vm.resize`.
         public func resize(_ resize: VmResize) async throws { _ = try await call("PUT", "vm.resize", body: resize) }
 
+        /// Maps to `PUT /api/v1/vm.snapshot`: writes the paused VM's state into `directory`.
+        /// Writing memory takes as long as the memory is large: the deadline is the caller's.
+        public func snapshot(into directory: String, timeout: Double) async throws {
+            _ = try await call("PUT", "vm.snapshot", body: ["destination_url": "file://\(directory)"], timeout: timeout)
+        }
+
+        /// Maps to `PUT /api/v1/vm.restore` on a VMM without a VM; the VM comes back paused.
+        /// - Parameter onDemand: map memory lazily through userfaultfd (`OnDemand`) instead of copying it.
+        public func restore(from directory: String, onDemand: Bool, timeout: Double) async throws {
+            _ = try await call("PUT", "vm.restore", body: RestoreConfig(source_url: "file://\(directory)", prefault: nil, resume: false,
+                                                                        memory_restore_mode: onDemand ? "OnDemand" : "Copy"), timeout: timeout)
+        }
+
         // MARK: - Transport
 
         private func call(_ method: String, _ endpoint: String, timeout: Double? = nil) async throws -> [UInt8] {

@@ -5,8 +5,9 @@ import Resources
 
 extension CloudHypervisor.Adapter {
     /// Starts `cloud-hypervisor --api-socket path=SOCK` in its own process group and waits
-    /// for the socket to answer, giving up early if the process exits.
-    public func spawn(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, journal: StepJournal) async throws -> ProcessIdentity {
+    /// for the socket to answer, giving up early if the process exits. The same VMM takes
+    /// `vm.create` or `vm.restore`, so `incoming` changes nothing here.
+    public func spawn(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, incoming: Bool, journal: StepJournal) async throws -> ProcessIdentity {
         try await journal.step(.chSpawn) {
             let socket = layout.socket(name)
             // A stale socket of a dead VMM would make the wait below succeed too early, and

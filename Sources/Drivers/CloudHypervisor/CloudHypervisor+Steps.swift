@@ -9,6 +9,8 @@ extension JournalStep {
     public static let chVMResume = JournalStep("ch.vm.resume")
     public static let chVMResize = JournalStep("ch.vm.resize")
     public static let chVMBalloon = JournalStep("ch.vm.balloon")
+    public static let chVMSnapshot = JournalStep("ch.vm.snapshot")
+    public static let chVMRestore = JournalStep("ch.vm.restore")
     public static let chVerify = JournalStep("ch.verify")
     public static let chVMMStop = JournalStep("ch.vmm.stop")
 }
@@ -16,6 +18,6 @@ extension JournalStep {
 extension CloudHypervisor {
     /// Every step this runtime journals of its own.
     public static let journalSteps: [JournalStep] = [
-        .chSpawn, .chVMCreate, .chVMBoot, .chVMPause, .chVMResume, .chVMResize, .chVMBalloon, .chVerify, .chVMMStop,
+        .chSpawn, .chVMCreate, .chVMBoot, .chVMPause, .chVMResume, .chVMResize, .chVMBalloon, .chVMSnapshot, .chVMRestore, .chVerify, .chVMMStop,
     ]
 }

@@ -150,5 +150,8 @@ extension CloudHypervisor {
         public var source_url: String
         public var prefault: Bool?
         public var resume: Bool?
+        /// `Copy` or `OnDemand` (userfaultfd: pages load on first touch).
+        public var memory_restore_mode: String?
     }
 }
+

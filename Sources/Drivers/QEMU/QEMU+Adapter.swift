@@ -122,7 +122,8 @@ extension QEMU {
         static func state(_ status: QEMU.RunState) -> VMState {
             switch status {
             case .running: .running
-            case .paused, .suspended: .paused
+            // postmigrate: its state was saved and it waits, paused (`cont` resumes it).
+            case .paused, .suspended, .postmigrate: .paused
             case .prelaunch, .inmigrate: .created
             case .shutdown: .shutdown
             default: .unknown(status.raw)

@@ -9,7 +9,8 @@ extension QEMU.Adapter {
     /// `limits.memory`; the disk, the slot's `tap0` and a balloon as PCI virtio devices;
     /// QMP on the sandbox's socket. The guest learns its address from the command line:
     /// the same in every slot.
-    func argv(_ name: String, _ record: SandboxRecord, layout: SandboxLayout) -> [String] {
+    /// - Parameter incoming: waits for saved state (`-incoming defer`) instead of booting.
+    func argv(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, incoming: Bool = false) -> [String] {
         let config = record.config
         let mib = { (q: Quantity) in "\(q.bytes >> 20)M" }
         var memory = "size=\(mib(config.memory))"
@@ -28,6 +29,7 @@ extension QEMU.Adapter {
                     "-serial", "file:\(layout.serialLog(name))",
                     "-qmp", "unix:\(record.socket),server=on,wait=off", "-pidfile", Self.pidFile(record)]
         if let initramfs { args += ["-initrd", initramfs] }
+        if incoming { args += ["-incoming", "defer"] }
         if let slot = record.slot {
             args += ["-netdev", "tap,id=net0,ifname=\(slot.tap),script=no,downscript=no",
                      "-device", "virtio-net-pci,netdev=net0,mac=\(MACAddress.string(for: name))"]
@@ -35,14 +37,14 @@ extension QEMU.Adapter {
         return args
     }
 
-    public func spawn(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, journal: StepJournal) async throws -> ProcessIdentity {
+    public func spawn(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, incoming: Bool, journal: StepJournal) async throws -> ProcessIdentity {
         try await journal.step(.qemuSpawn) {
             // A stale socket of a dead VMM would answer nothing; QEMU makes its own.
             for file in Self.socketFiles(record) { try AtomicFile.remove(file) }
             let log = layout.vmmLog(name)
             let socket = record.socket
             return try await VMMProcess.spawn(
-                argv(name, record, layout: layout), log: log, namespace: record.slot?.namespace,
+                argv(name, record, layout: layout, incoming: incoming), log: log, namespace: record.slot?.namespace,
                 environment: ProcessInfo.processInfo.environment, timeout: startTimeout, what: "qemu on \(socket)", step: "qemu.spawn"
             ) { spawned in
                 guard FileManager.default.fileExists(atPath: socket),

@@ -122,4 +122,11 @@ extension QEMU.QMPClient {
     public nonisolated func queryMigrate(timeout: Double? = nil) async throws -> QEMU.MigrationInfo {
         try await call("query-migrate", arguments: Empty?.none, returning: QEMU.MigrationInfo.self, timeout: timeout)
     }
+
+    /// Maps to QMP `migrate-incoming` on a QEMU started with `-incoming defer`: loads the
+    /// state from `uri` (e.g. `fd:NAME` after `getfd`); the run state leaves `inmigrate`
+    /// once it is loaded.
+    public nonisolated func migrateIncoming(uri: String, timeout: Double? = nil) async throws {
+        try await run("migrate-incoming", ["uri": .string(uri)], timeout: timeout)
+    }
 }

@@ -8,6 +8,8 @@ extension JournalStep {
     public static let qemuVMResume = JournalStep("qemu.vm.resume")
     public static let qemuMemoryPlug = JournalStep("qemu.memory.plug")
     public static let qemuVMBalloon = JournalStep("qemu.vm.balloon")
+    public static let qemuStateSave = JournalStep("qemu.state.save")
+    public static let qemuStateLoad = JournalStep("qemu.state.load")
     public static let qemuVerify = JournalStep("qemu.verify")
     public static let qemuVMMStop = JournalStep("qemu.vmm.stop")
 }
@@ -15,6 +17,6 @@ extension JournalStep {
 extension QEMU {
     /// Every step this runtime journals of its own.
     public static let journalSteps: [JournalStep] = [
-        .qemuSpawn, .qemuVMStart, .qemuVMPause, .qemuVMResume, .qemuMemoryPlug, .qemuVMBalloon, .qemuVerify, .qemuVMMStop,
+        .qemuSpawn, .qemuVMStart, .qemuVMPause, .qemuVMResume, .qemuMemoryPlug, .qemuVMBalloon, .qemuStateSave, .qemuStateLoad, .qemuVerify, .qemuVMMStop,
     ]
 }

@@ -20,6 +20,13 @@ public struct SandboxLayout: Sendable {
     public func disk(_ name: String) -> String { "\(directory(name))/disk.qcow2" }
     public func vmmLog(_ name: String) -> String { "\(directory(name))/vmm.log" }
     public func serialLog(_ name: String) -> String { "\(directory(name))/serial.log" }
+    /// Memory and device state of a suspended sandbox (or one being relaunched).
+    public func savedState(_ name: String) -> String { "\(directory(name))/memory" }
+    /// What a VMM restores from: the saved files, with its config pointed at this sandbox.
+    public func restoreDirectory(_ name: String) -> String { "\(directory(name))/restore" }
+    /// Frozen disk layers that forks share (P's disk at the moment of a fork), removed once
+    /// no disk is built on them. Outside every sandbox directory: a child outlives its parent.
+    public var layersDirectory: String { "\(sandboxesDirectory)/.cvg-layers" }
     /// The VMM's control socket (CH's REST API, QEMU's QMP).
     public func socket(_ name: String) -> String { "\(socketsDirectory)/\(Self.prefix)\(name).sock" }
     /// A VMM may lock `SOCK.lock` for its lifetime (CH does).

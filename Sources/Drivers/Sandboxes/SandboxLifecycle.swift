@@ -53,10 +53,15 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     func observe(_ name: String) async -> ObservedSandbox? {
         guard let record = SandboxRecord.read(layout.metadata(name)) else { return nil }
         let live = await liveState(name, record)
+        let disk = layout.disk(name)
+        // A clone whose first restore never completed counts as not made yet: made again.
+        let made = FileManager.default.fileExists(atPath: disk) && !(record.cloning == true && live.state == .absent)
         return ObservedSandbox(name: name, config: record.config, intendedState: record.intendedState, vm: live.state,
                                process: live.process, liveCpus: live.cpus, liveMemory: live.memory,
-                               diskExists: FileManager.default.fileExists(atPath: layout.disk(name)), slot: record.slot,
-                               balloon: live.balloon, misplaced: live.misplaced)
+                               diskExists: made, slot: record.slot, balloon: live.balloon, misplaced: live.misplaced,
+                               diskChain: BackingChain.chain(of: disk),
+                               savedMemory: record.savedState.flatMap { $0.owned ? DiskUsage.bytes(under: $0.directory) : nil }.map { Quantity(bytes: $0) },
+                               cloneOf: record.cloneOf)
     }
 
     /// Liveness is pid + start time + an answer on the socket, never a bare pid; and a VMM
@@ -80,16 +85,22 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
 
     // MARK: - Leftovers and preflight
 
-    /// Empty sandbox directories: a crash between making one and recording in it.
+    /// Empty sandbox directories (a crash between making one and recording in it), and
+    /// frozen layers no disk is built on any more.
     public func leftovers() -> [String] {
-        layout.sandboxDirectoryNames().map(layout.directory).filter { dir in
-            (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true
-        }
+        emptyDirectories() + unusedLayers()
     }
 
     public func removeLeftovers() throws {
-        for dir in leftovers() where rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY {
+        for dir in emptyDirectories() where rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY {
             throw SystemError(call: "rmdir(\(dir))", code: errno)
+        }
+        for layer in unusedLayers() { try AtomicFile.remove(layer) }
+    }
+
+    private func emptyDirectories() -> [String] {
+        layout.sandboxDirectoryNames().map(layout.directory).filter { dir in
+            (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true
         }
     }
 
@@ -100,35 +111,59 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         return problems
     }
 
-    /// The base disk `config`'s source names (what preflight and create both need).
-    private func baseImage(of config: SandboxConfig) throws -> String {
+    /// The base disk `config`'s source names (what preflight and create both need). A
+    /// fork's is its parent's disk at the moment of the fork, made by the fork itself.
+    private func baseImage(of config: SandboxConfig) throws -> String? {
         switch config.source {
         case .image(let image):
             return try images.resolve(image)
-        case .snapshot, .fork:
-            throw StepFailure(step: "\(vmm.stepPrefix).source", message: "restoring from a snapshot and forking are not implemented in this version of Converge; use source.image")
+        case .snapshot(let snapshot):
+            let disk = "\(snapshotDirectory(snapshot))/disk.qcow2"
+            guard FileManager.default.fileExists(atPath: "\(snapshotDirectory(snapshot))/\(SnapshotManifest.file)"),
+                  FileManager.default.fileExists(atPath: disk) else {
+                throw StepFailure(step: "sandbox.source", message: "snapshot \(snapshot) is not on this host (no \(snapshotDirectory(snapshot))/\(SnapshotManifest.file) with a disk.qcow2); apply its Snapshot spec first")
+            }
+            return disk
+        case .fork:
+            return nil
         }
     }
+
+    /// Where snapshot `name` lives (CH_SNAPSHOTS_PATH/NAME, whatever the runtime).
+    func snapshotDirectory(_ name: String) -> String { "\(images.snapshotsDirectory)/\(name)" }
 
     // MARK: - Create
 
     public func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws {
-        let base = try baseImage(of: config)
+        let keptDisk = reuseDisk && FileManager.default.fileExists(atPath: layout.disk(name))
+        if case .fork(let parent) = config.source, !keptDisk {
+            return try await createFork(name, config: config, state: state, parent: parent, journal: journal)
+        }
+        guard let base = try baseImage(of: config) else {
+            throw StepFailure(step: "sandbox.source", message: "sandbox \(name) has no disk to keep and no image to build one from")
+        }
         try vmm.checkName(name, layout: layout)
+        // Memory comes back only onto the disk it was saved with: a fresh overlay on the snapshot's.
+        let restore = keptDisk ? nil : warmSnapshot(of: config)
         try await journal.step(.sandboxRecord) {
             try FileManager.default.createDirectory(atPath: layout.directory(name), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: layout.socketsDirectory, withIntermediateDirectories: true)
             let existing = SandboxRecord.read(layout.metadata(name))
-            try SandboxRecord(name: name, config: config, intendedState: state, process: existing?.process,
-                              socket: layout.socket(name), createdAt: existing?.createdAt ?? Clock.now,
-                              slot: existing?.slot).write(to: layout.metadata(name))
+            var record = SandboxRecord(name: name, config: restore?.config ?? config, intendedState: state, process: existing?.process,
+                                       socket: layout.socket(name), createdAt: existing?.createdAt ?? Clock.now, slot: existing?.slot)
+            if let restore {
+                record.savedState = .init(directory: restore.directory, owned: false)
+                record.cloneOf = "snapshot \(restore.name)"
+                record.cloning = true
+            }
+            try record.write(to: layout.metadata(name))
         }
         if config.networkPool != nil {
             var record = try recorded(name)
             try await claimSlot(name, &record, journal: journal)
         }
         let disk = layout.disk(name)
-        if reuseDisk && FileManager.default.fileExists(atPath: disk) {
+        if keptDisk {
             let info = try await journal.step(.diskInspect) { try await disks.info(disk) }
             if info.virtualSize < config.disk.bytes {
                 try await journal.step(.diskGrow) { try await disks.grow(disk, to: config.disk.bytes) }
@@ -138,12 +173,18 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
                 try await disks.createOverlay(at: disk, backing: base, size: config.disk.bytes)
             }
         }
-        if state != .stopped { try await transition(name, to: state, journal: journal) }
+        if let restore {
+            try await transition(name, to: .paused, journal: journal)
+            await journal.note("Restored", "restored from snapshot \(restore.name) with its memory in \(Int(Clock.now * 1000 - restore.started * 1000)) ms from the start of the action")
+            if state != .paused { try await transition(name, to: state, journal: journal) }
+        } else if state != .stopped {
+            try await transition(name, to: state, journal: journal)
+        }
     }
 
     /// Claims the sandbox's slot and records it, before any VMM starts in it. Claims are
     /// idempotent per sandbox, so a crash between the claim and its record is harmless.
-    private func claimSlot(_ name: String, _ record: inout SandboxRecord, journal: StepJournal) async throws {
+    func claimSlot(_ name: String, _ record: inout SandboxRecord, journal: StepJournal) async throws {
         guard let pool = record.config.networkPool else { return }
         guard let network else {
             throw StepFailure(step: "network.slot.claim", message: "sandbox \(name) asks for pool \(pool) but this host has no network driver")
@@ -174,15 +215,26 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
                 // `.created` too: the config a VMM holds may predate the recorded one.
                 // A VMM that cannot be trusted is replaced by a fresh process; the disk stays.
                 if live.state != .absent { try await vmm.stop(name, record, process: live.process, layout: layout, journal: journal) }
-                try await boot(name, &record, journal: journal)
-                if state == .paused { try await vmm.pause(record, journal: journal) }
+                if record.savedState != nil {
+                    // Suspended, or a relaunch or clone under way: its memory comes back, paused.
+                    try await restoreSaved(name, &record, journal: journal)
+                    if state == .running { try await vmm.resume(record, journal: journal) }
+                } else {
+                    try await boot(name, &record, journal: journal)
+                    if state == .paused { try await vmm.pause(record, journal: journal) }
+                }
             }
             try await verify(name, record, expect: state == .running ? .running : .paused, journal: journal)
         case .stopped:
             if live.state != .absent { try await vmm.stop(name, record, process: live.process, layout: layout, journal: journal) }
             record.process = nil
+            // Suspended → stopped drops the memory; a snapshot's state is not ours to drop.
+            if let saved = record.savedState, saved.owned {
+                try await removeSavedState(saved, journal: journal)
+                record.savedState = nil
+            }
         case .suspended:
-            throw StepFailure(step: "sandbox.suspend", message: "state suspended (memory snapshot to disk) is not implemented in this version of Converge; use paused or stopped")
+            try await suspend(name, &record, live: live, journal: journal)
         }
         record.intendedState = state
         let final = record
@@ -201,7 +253,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     /// (`transition`, its only caller, has checked the VMM's parts before stopping anything.)
     private func boot(_ name: String, _ record: inout SandboxRecord, journal: StepJournal) async throws {
         if record.slot == nil { try await claimSlot(name, &record, journal: journal) }
-        let process = try await vmm.spawn(name, record, layout: layout, journal: journal)
+        let process = try await vmm.spawn(name, record, layout: layout, incoming: false, journal: journal)
         record.process = process
         let spawned = record
         try await journal.step(.sandboxRecordPID) { try spawned.write(to: layout.metadata(name)) }
@@ -215,7 +267,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     }
 
     /// "Booted" is not "running": checks the process and the VM state after the fact.
-    private func verify(_ name: String, _ record: SandboxRecord, expect: VMState, journal: StepJournal) async throws {
+    func verify(_ name: String, _ record: SandboxRecord, expect: VMState, journal: StepJournal) async throws {
         try await journal.step(vmm.verifyStep) {
             let live = await liveState(name, record, full: false)
             guard live.state == expect else {
@@ -275,9 +327,13 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
                 try await journal.step(.sandboxRecordUpdate) { try released.write(to: layout.metadata(name)) }
             }
         }
+        // Saved memory belongs to this VM only: a replacement boots its successor cold.
+        if let saved = record?.savedState, saved.owned { try await removeSavedState(saved, journal: journal) }
         guard !keepDisk else { return }
         try await journal.step(.diskRemove) {
-            for file in [layout.disk(name), layout.disk(name) + ".tmp", layout.vmmLog(name), layout.serialLog(name)] {
+            try? FileManager.default.removeItem(atPath: layout.restoreDirectory(name))
+            for file in [layout.disk(name), layout.disk(name) + ".tmp", layout.disk(name) + ".next", layout.disk(name) + ".next.tmp",
+                         layout.vmmLog(name), layout.serialLog(name)] {
                 try AtomicFile.remove(file)
             }
         }

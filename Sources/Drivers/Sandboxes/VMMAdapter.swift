@@ -53,7 +53,8 @@ public protocol VMMAdapter: Sendable {
 
     /// Starts a fresh VMM for the sandbox (in its slot's namespace when it has one) and
     /// returns once its API answers. The VM is not booted yet.
-    func spawn(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, journal: StepJournal) async throws -> ProcessIdentity
+    /// - Parameter incoming: the VMM is to receive saved state (`restore`), not boot.
+    func spawn(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, incoming: Bool, journal: StepJournal) async throws -> ProcessIdentity
     /// Builds and boots the VM on the live VMM.
     func boot(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, journal: StepJournal) async throws
     func pause(_ record: SandboxRecord, journal: StepJournal) async throws
@@ -65,6 +66,21 @@ public protocol VMMAdapter: Sendable {
     func resize(_ name: String, _ record: SandboxRecord, to config: SandboxConfig, journal: StepJournal) async throws
     /// Sets the balloon and verifies the VMM recorded the target.
     func setBalloon(_ name: String, _ record: SandboxRecord, to size: Quantity, journal: StepJournal) async throws
+    // MARK: Memory state
+
+    /// The files its saved state consists of, by name within the state directory.
+    var stateFiles: [String] { get }
+    /// The shape of the VM whose saved state `directory` holds, if the state says it.
+    func savedShape(in directory: String) -> SandboxConfig?
+    /// Why this VM's state cannot be saved and restored as it is (nil when it can).
+    func saveRefusal(_ record: SandboxRecord) -> String?
+    /// Writes the paused VM's memory and device state into `directory` (existing, empty).
+    func saveState(_ name: String, _ record: SandboxRecord, into directory: String, layout: SandboxLayout, journal: StepJournal) async throws
+    /// Loads state saved by `saveState` (this sandbox's, a snapshot's or a fork parent's)
+    /// into a VMM spawned `incoming`, pointed at this sandbox's own disk and files. The
+    /// VM is left paused.
+    func restore(_ name: String, _ record: SandboxRecord, from directory: String, layout: SandboxLayout, journal: StepJournal) async throws
+
     /// The last lines of the VMM's log, to show with a failure ("" when there is none).
     func logTail(_ name: String, layout: SandboxLayout) -> String
 }

@@ -38,6 +38,10 @@ struct StoreJournal: StepJournal {
             throw StepFailure(step: name, message: "\(error)")
         }
     }
+
+    func note(_ reason: String, _ message: String) async {
+        try? await store.record(Event(id: id, type: .normal, reason: reason, message: message))
+    }
 }
 
 /// A journal that records nothing, for read-only callers and tests of drivers alone.

@@ -20,6 +20,9 @@ extension Reconciler {
                !plan.actions.contains(where: { $0.id == ResourceID(.snapshot, name) }) {
                 problems.append("snapshot \(name) does not exist on this host and no Snapshot spec makes it")
             }
+            if case .fork(let parent) = config.source, action.verb == .create || !action.keepsDisk {
+                problems += forkProblems(parent: parent, runtime: config.runtime, plan: plan, observed: observed)
+            }
             guard !problems.isEmpty else { continue }
             refused.insert(action.id)
             let replacing = action.verb == .replace
@@ -41,5 +44,16 @@ extension Reconciler {
         }
         plan.actions.removeAll { refused.contains($0.id) }
         return plan
+    }
+
+    /// A fork is taken from a parent on the host (or made in this plan) of its own runtime:
+    /// memory state is the VMM's own.
+    private func forkProblems(parent: String, runtime: Runtime, plan: Plan, observed: ObservedState) -> [String] {
+        if let found = observed.sandboxes[parent] {
+            return found.config.runtime == runtime ? []
+                : ["fork source \(parent) runs on \(found.config.runtime.rawValue), and a fork runs on its parent's runtime (set spec.runtime: \(found.config.runtime.rawValue))"]
+        }
+        if plan.actions.contains(where: { $0.id == ResourceID(.sandbox, parent) && $0.verb == .create }) { return [] }
+        return ["fork source \(parent) is neither on this host nor in the specs, so there is nothing to fork"]
     }
 }

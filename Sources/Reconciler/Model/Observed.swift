@@ -65,11 +65,22 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
     /// Why its VMM cannot be trusted although it answers: it runs outside its slot's
     /// network namespace (then `vm` is `.unresponsive`, and a pass restarts it).
     public var misplaced: String?
+    /// The files its disk is built on, nearest first (qcow2 backing chain): what it needs
+    /// kept, so no snapshot or fork layer under it is removed while it lives.
+    public var diskChain: [String]
+    /// Bytes of memory and device state saved for it (a suspended sandbox), if any.
+    public var savedMemory: Quantity?
+    /// What it is a clone of (`snapshot S`, `fork of P`), when restored with memory.
+    public var cloneOf: String?
 
     public init(name: String, config: SandboxConfig, intendedState: PowerState, vm: VMState, process: ProcessIdentity? = nil,
                 liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true, slot: NetworkSlot? = nil,
-                balloon: ObservedBalloon? = nil, misplaced: String? = nil) {
+                balloon: ObservedBalloon? = nil, misplaced: String? = nil, diskChain: [String] = [], savedMemory: Quantity? = nil,
+                cloneOf: String? = nil) {
         self.misplaced = misplaced
+        self.diskChain = diskChain
+        self.savedMemory = savedMemory
+        self.cloneOf = cloneOf
         self.slot = slot
         self.balloon = balloon
         self.name = name
@@ -145,15 +156,41 @@ public struct ObservedPool: Hashable, Sendable, Codable {
     }
 }
 
-/// A snapshot found on the host.
+/// A snapshot found on the host (its manifest, and what its directory holds).
 public struct ObservedSnapshot: Hashable, Sendable, Codable {
     public var name: String
     public var spec: SnapshotSpec
     public var hasMemory: Bool
-    public init(name: String, spec: SnapshotSpec, hasMemory: Bool) {
+    /// The runtime whose saved state it holds, and the shape of the VM it was taken from
+    /// (what a sandbox restored from it is built with unless its spec says otherwise).
+    public var runtime: Runtime?
+    public var config: SandboxConfig?
+    /// Its frozen disk, and the files that disk is built on, nearest first.
+    public var disk: String?
+    public var diskChain: [String]
+    /// Bytes its files take on disk (adopted files behind links included).
+    public var sizeOnDisk: Int64
+
+    public init(name: String, spec: SnapshotSpec, hasMemory: Bool, runtime: Runtime? = nil, config: SandboxConfig? = nil,
+                disk: String? = nil, diskChain: [String] = [], sizeOnDisk: Int64 = 0) {
         self.name = name
         self.spec = spec
         self.hasMemory = hasMemory
+        self.runtime = runtime
+        self.config = config
+        self.disk = disk
+        self.diskChain = diskChain
+        self.sizeOnDisk = sizeOnDisk
+    }
+}
+
+extension ObservedState {
+    /// Who needs snapshot `name`'s disk: sandboxes and other snapshots whose disk is built on it.
+    public func users(ofSnapshot name: String) -> [ResourceID] {
+        guard let disk = snapshots[name]?.disk else { return [] }
+        let sandboxes = self.sandboxes.values.filter { $0.diskChain.contains(disk) }.map { ResourceID(.sandbox, $0.name) }
+        let others = snapshots.values.filter { $0.name != name && $0.diskChain.contains(disk) }.map { ResourceID(.snapshot, $0.name) }
+        return (sandboxes + others).sorted()
     }
 }
 

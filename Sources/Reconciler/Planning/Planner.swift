@@ -33,8 +33,8 @@ public enum Planner {
             case .balloonPolicy:
                 actions += recorded(resource, observed.policies[resource.name])
             case .sandbox(let spec):
-                let config = SandboxConfig(resolving: spec, defaults: defaults)
                 let current = observed.sandboxes[resource.name]
+                let config = Self.resolve(spec, defaults: defaults, current: current, observed: observed)
                 let can = capabilities[spec.runtime] ?? .all
                 let result = SandboxDiff.actions(name: resource.name, spec: spec, config: config,
                                                  observed: current, observedAll: observed, capabilities: can)
@@ -48,7 +48,9 @@ public enum Planner {
                     actions.append(balloon)
                 }
             case .snapshot(let spec):
-                actions += snapshotActions(resource, spec, observed.snapshots[resource.name])
+                let result = snapshotActions(resource, spec, observed, desired)
+                actions += result.actions
+                findings += result.findings
             }
         }
         let (destroys, destroyFindings) = Pruning.destroys(desired: desired, observed: observed, hold: options.pruneHold)
@@ -56,6 +58,31 @@ public enum Planner {
         actions += destroys
         let guarded = Pruning.guardDestroys(actions, sandboxCount: observed.sandboxes.count, options: options)
         return Plan(actions: guarded.kept, heldBack: guarded.heldBack, findings: findings, pruneHold: options.pruneHold)
+    }
+
+    /// The config a sandbox spec asks for. A clone's memory is restored at the shape it was
+    /// saved at, so a spec that leaves cpus, memory and limits out takes that shape (the
+    /// sandbox's own once it exists: its parent may be gone) instead of the host defaults.
+    static func resolve(_ spec: SandboxSpec, defaults: HostDefaults, current: ObservedSandbox?, observed: ObservedState) -> SandboxConfig {
+        var config = SandboxConfig(resolving: spec, defaults: defaults)
+        guard spec.cpus == nil, spec.memory == nil, spec.limits == nil else { return config }
+        let shape: SandboxConfig?
+        switch spec.source {
+        case .image: return config
+        case .snapshot(let name):
+            let snapshot = observed.snapshots[name]
+            shape = current?.config.source == spec.source ? current?.config : (snapshot?.hasMemory == true ? snapshot?.config : nil)
+        case .fork(let parent):
+            shape = current?.config.source == spec.source ? current?.config : observed.sandboxes[parent]?.config
+        }
+        guard let shape else { return config }
+        config.cpus = shape.cpus
+        config.memory = shape.memory
+        config.limits = shape.limits
+        config.maxCpus = shape.maxCpus
+        config.maxMemory = shape.maxMemory
+        config.bootMemory = shape.bootMemory
+        return config
     }
 
     /// Pools and policies: create when not applied, update when the spec changed.
@@ -88,13 +115,28 @@ public enum Planner {
         return []
     }
 
-    private static func snapshotActions(_ resource: Resource, _ spec: SnapshotSpec, _ observed: ObservedSnapshot?) -> [Action] {
-        let needs: [ResourceID] = if case .sandbox(let s) = spec.source { [ResourceID(.sandbox, s)] } else { [] }
-        guard let observed else {
-            return [Action(resource.id, .create, reason: "not found on the host", dependsOn: needs, body: resource.body)]
+    /// A Snapshot is taken once: created when absent, replaced when its spec changed,
+    /// unless something is built on its disk (then it is kept, and the plan says by whom).
+    private static func snapshotActions(_ resource: Resource, _ spec: SnapshotSpec, _ observedAll: ObservedState,
+                                        _ desired: [ResourceID: Resource]) -> (actions: [Action], findings: [Finding]) {
+        var needs: [ResourceID] = []
+        if case .sandbox(let source) = spec.source {
+            needs = [ResourceID(.sandbox, source)]
+            if observedAll.snapshots[resource.name] == nil && observedAll.sandboxes[source] == nil && desired[needs[0]] == nil {
+                return ([], [Finding(resource.id, .blocked, reason: "SourceMissing",
+                                     message: "its source sandbox \(source) is neither on the host nor in the specs, so it cannot be captured")])
+            }
         }
-        guard observed.spec != spec else { return [] }
-        return [Action(resource.id, .replace, reason: "a Snapshot is immutable once taken; its spec changed (forces replacement)",
-                       changes: FieldDiff.changes(from: .snapshot(observed.spec), to: resource.body), dependsOn: needs, body: resource.body)]
+        guard let observed = observedAll.snapshots[resource.name] else {
+            return ([Action(resource.id, .create, reason: "not found on the host", dependsOn: needs, body: resource.body)], [])
+        }
+        guard observed.spec != spec else { return ([], []) }
+        let users = observedAll.users(ofSnapshot: resource.name)
+        if !users.isEmpty {
+            return ([], [Finding(resource.id, .blocked, reason: "SnapshotInUse",
+                                 message: "its spec changed, but a Snapshot is immutable and \(users.map(\.description).joined(separator: ", ")) \(users.count == 1 ? "is" : "are") built on its disk; it is kept as it is until \(users.count == 1 ? "that goes" : "they go") (or restore its spec)")])
+        }
+        return ([Action(resource.id, .replace, reason: "a Snapshot is immutable once taken; its spec changed (forces replacement)",
+                        changes: FieldDiff.changes(from: .snapshot(observed.spec), to: resource.body), dependsOn: needs, body: resource.body)], [])
     }
 }

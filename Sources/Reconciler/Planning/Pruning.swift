@@ -21,13 +21,17 @@ enum Pruning {
         }
         for name in observed.snapshots.keys.sorted() where desired[ResourceID(.snapshot, name)] == nil {
             let id = ResourceID(.snapshot, name)
-            let users = observed.sandboxes.values.filter { $0.config.source == .snapshot(name) && !doomedSandboxes.contains($0.name) }
-            if let user = users.map(\.name).sorted().first {
-                findings.append(Finding(id, .blocked, reason: "SnapshotInUse", message: "kept: sandbox \(user) is built on its disk"))
+            // Whatever is built on its disk holds it: deleting a parent never breaks a child.
+            let users = observed.users(ofSnapshot: name)
+            let doomed = Set(doomedSandboxes.map { ResourceID(.sandbox, $0) })
+                .union(observed.snapshots.keys.filter { desired[ResourceID(.snapshot, $0)] == nil }.map { ResourceID(.snapshot, $0) })
+            let holders = users.filter { !doomed.contains($0) }
+            if !holders.isEmpty {
+                findings.append(Finding(id, .blocked, reason: "SnapshotInUse",
+                                        message: "kept although no spec names it: \(holders.map(\.description).joined(separator: ", ")) \(holders.count == 1 ? "is" : "are") built on its disk; it goes once \(holders.count == 1 ? "that goes" : "they go")"))
                 continue
             }
-            actions.append(Action(id, .destroy, reason: "no spec names it",
-                                  dependsOn: doomedSandboxes.filter { observed.sandboxes[$0]?.config.source == .snapshot(name) }.map { ResourceID(.sandbox, $0) }))
+            actions.append(Action(id, .destroy, reason: "no spec names it", dependsOn: users))
         }
         for name in observed.pools.keys.sorted() where desired[ResourceID(.tapPool, name)] == nil {
             // After every action of a sandbox that holds one of its slots (destroy, replace

@@ -17,6 +17,12 @@ enum SandboxDiff {
                                            message: "runtime \(desired.runtime.rawValue) cannot pause a VM; use state running or stopped"))
             return result
         }
+        let forks = if case .fork = spec.source { true } else { false }
+        if (spec.state == .suspended || forks) && !can.memorySnapshot {
+            result.findings.append(Finding(id, .blocked, reason: "MemoryStateUnsupported",
+                                           message: "runtime \(desired.runtime.rawValue) cannot save a VM's memory, so it cannot \(forks ? "fork" : "suspend"); use state paused or stopped, or source.image"))
+            return result
+        }
         if spec.balloonPolicy != nil && !can.balloon {
             result.findings.append(Finding(id, .blocked, reason: "BalloonUnsupported",
                                            message: "runtime \(desired.runtime.rawValue) has no balloon; remove spec.balloon"))

@@ -48,6 +48,34 @@ public protocol SandboxRuntime: Sendable {
     /// Stops the VMM and removes what Converge made for the sandbox; `keepDisk` keeps its
     /// disk and record for a replacement. Destroying an absent sandbox succeeds.
     func destroy(_ name: String, keepDisk: Bool, journal: StepJournal) async throws
+
+    /// Captures sandbox `name` into `directory` for a Snapshot: its memory and device state
+    /// when `memory` (the VM is paused while it is written), and its disk frozen as
+    /// `directory/disk.qcow2`, the sandbox moving on to an overlay on it. The sandbox ends
+    /// in the power state it had. Nil when `name` is not a sandbox of this runtime.
+    func capture(_ name: String, into directory: String, memory: Bool, journal: StepJournal) async throws -> CapturedSandbox?
+    /// The names of the files this runtime's saved state consists of (to recognise an
+    /// adopted snapshot directory).
+    var stateFiles: [String] { get }
+    /// The shape of the VM whose state `directory` holds, when the state says it itself
+    /// (CH's config.json does; nil otherwise).
+    func savedShape(in directory: String) -> SandboxConfig?
+}
+
+/// What a capture saved: the VM's shape (what a restore rebuilds) and whether memory came too.
+public struct CapturedSandbox: Sendable, Codable, Equatable {
+    public var runtime: Runtime
+    public var config: SandboxConfig
+    public var hasMemory: Bool
+    /// The guest's network identity inside its slot (the same in every slot).
+    public var mac: String?
+
+    public init(runtime: Runtime, config: SandboxConfig, hasMemory: Bool, mac: String?) {
+        self.runtime = runtime
+        self.config = config
+        self.hasMemory = hasMemory
+        self.mac = mac
+    }
 }
 
 /// Host effects of TapPools: pre-created network slots (namespace + veth + TAP + NAT) and
@@ -110,4 +138,11 @@ public protocol StepJournal: Sendable {
     /// Runs `body` as the step `name` (stored by its stable dotted name, e.g. `ch.vm.boot`).
     /// It runs in the caller's isolation, so an actor may journal steps that touch its state.
     func step<T: Sendable>(_ name: JournalStep, isolation: isolated (any Actor)?, _ body: () async throws -> T) async throws -> T
+    /// Records what a step measured or chose for the user (a restore's time, a fork's
+    /// downtime, a fallback), as an event of the action's resource.
+    func note(_ reason: String, _ message: String) async
+}
+
+extension StepJournal {
+    public func note(_ reason: String, _ message: String) async {}
 }

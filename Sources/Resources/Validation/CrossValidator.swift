@@ -1,6 +1,11 @@
 /// Checks that need the whole directory: unique names per kind, references that
 /// resolve, pools that do not overlap, and no fork or snapshot cycles.
 enum CrossValidator {
+    /// References to where a clone came from: needed to make it, not to keep it. A fork's
+    /// parent and a Snapshot's source sandbox may leave the specs once the child exists
+    /// (deleting a parent never breaks a child); the plan refuses to make one without them.
+    static let origins: Set<String> = ["spec.source.fork", "spec.source.sandbox"]
+
     static func validate(_ decoded: [DecodedResource], declared: Set<ResourceID>) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         var first: [ResourceID: DecodedResource] = [:]
@@ -20,7 +25,7 @@ enum CrossValidator {
             for ref in d.references {
                 if ref.id == d.resource.id {
                     diagnostics.append(Diagnostic(file: d.resource.origin.file, mark: ref.mark, message: "\(ref.field) names this \(ref.id.kind.rawValue) itself"))
-                } else if !known.contains(ref.id) {
+                } else if !known.contains(ref.id) && !Self.origins.contains(ref.field) {
                     let candidates = known.filter { $0.kind == ref.id.kind }.map(\.name).sorted()
                     let hint = candidates.isEmpty ? "no \(ref.id.kind.rawValue) is defined" : "defined: \(candidates.prefix(5).joined(separator: ", "))"
                     diagnostics.append(Diagnostic(file: d.resource.origin.file, mark: ref.mark,
