@@ -67,7 +67,9 @@ enum SlotBuilder {
             try tolerating(EEXIST) { try nl.addAddress(SlotLayout.tap, layout.spec.guestGateway.address.value, prefix: layout.spec.guestGateway.prefix) }
         }
         try nl.setUp(SlotLayout.uplink)
-        try nl.setUp(SlotLayout.tap)
+        // The gateway has one MAC in every slot, as the guest has one address: a restored or
+        // forked guest's ARP cache stays right in whatever slot it lands.
+        try nl.setUp(SlotLayout.tap, mac: SlotLayout.gatewayMAC)
         do { try nl.addDefaultRoute(via: layout.hostAddress(index)) } catch let e as SystemError where e.code == EEXIST {}
         try HostRules.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")  // this namespace only
         try NFTables.run(layout.namespaceRules(index, replacing: !fresh))

@@ -12,6 +12,8 @@ struct SlotLayout: Sendable {
     /// Inside every namespace the names are the same, so a guest sees one identity everywhere.
     static let uplink = "uplink0"
     static let tap = "tap0"
+    /// The guest's gateway (tap0) in every slot: locally administered, "cvg" in its bytes.
+    static let gatewayMAC: [UInt8] = [0x02, 0x63, 0x76, 0x67, 0x00, 0x01]
 
     var tag: String {
         let hex = String(FNV1a.hash(pool) & 0xffff, radix: 16)

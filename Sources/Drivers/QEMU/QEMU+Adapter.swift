@@ -14,9 +14,10 @@ extension QEMU {
 
         /// Memory grows by pc-dimm hotplug into slots reserved at boot; it is not taken back
         /// live, and vCPUs are fixed (both are replacements that keep the disk). The balloon
-        /// reports the guest's own statistics.
+        /// reports the guest's own statistics. Memory state is saved and loaded as a
+        /// migration stream through a passed descriptor.
         public static let capabilities = RuntimeCapabilities(liveCPUResize: false, liveMemoryGrow: true, liveMemoryShrink: false,
-                                                             memorySnapshot: false, balloon: true, pause: true)
+                                                             memorySnapshot: true, balloon: true, pause: true)
         public var capabilities: RuntimeCapabilities { Self.capabilities }
 
         public let binary: String

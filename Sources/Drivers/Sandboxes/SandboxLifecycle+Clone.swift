@@ -50,8 +50,11 @@ extension SandboxLifecycle {
         }
         try vmm.checkName(child, layout: layout)
         let wanted: PowerState = parentRecord.intendedState == .paused ? .paused : .running
+        // The child's VMM is built at the parent's shape (its memory is the parent's); a spec
+        // asking for another is resized or replaced after, like any change.
+        let shaped = config.shaped(like: parentRecord.config)
         // The child is recorded first, as a clone not yet made, then claims its slot.
-        var record = SandboxRecord(name: child, config: config, intendedState: state, process: nil, socket: layout.socket(child),
+        var record = SandboxRecord(name: child, config: shaped, intendedState: state, process: nil, socket: layout.socket(child),
                                    createdAt: Clock.now, slot: SandboxRecord.read(layout.metadata(child))?.slot)
         record.cloneOf = "fork of \(parent)"
         record.cloning = true

@@ -117,16 +117,8 @@ extension SandboxLifecycle {
         let directory = snapshotDirectory(name)
         guard let manifest = SnapshotManifest.read(directory), manifest.memory, manifest.runtime == runtime.rawValue,
               vmm.stateFiles.allSatisfy({ FileManager.default.fileExists(atPath: "\(directory)/\($0)") }) else { return nil }
-        var shaped = config
-        if let saved = manifest.config {
-            // The VMM is rebuilt at the saved shape; a spec asking for another is resized after.
-            shaped.cpus = saved.cpus
-            shaped.memory = saved.memory
-            shaped.maxCpus = saved.maxCpus
-            shaped.maxMemory = saved.maxMemory
-            shaped.bootMemory = saved.bootMemory
-            shaped.limits = saved.limits
-        }
+        // The VMM is rebuilt at the saved shape; a spec asking for another is resized after.
+        let shaped = manifest.config.map { config.shaped(like: $0) } ?? config
         return WarmSource(name: name, directory: directory, config: shaped, started: Clock.now)
     }
 

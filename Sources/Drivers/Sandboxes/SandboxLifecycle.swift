@@ -107,7 +107,8 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     public func preflight(_ name: String, config: SandboxConfig) -> [String] {
         var problems = vmm.missingParts()
         do { try vmm.checkName(name, layout: layout) } catch { problems.append("\(error)") }
-        do { _ = try baseImage(of: config) } catch let failure as StepFailure { problems.append(failure.message) } catch { problems.append("\(error)") }
+        // A snapshot's presence is the plan's to judge: it may be taken earlier in the same plan.
+        do { if case .image = config.source { _ = try baseImage(of: config) } } catch let failure as StepFailure { problems.append(failure.message) } catch { problems.append("\(error)") }
         return problems
     }
 

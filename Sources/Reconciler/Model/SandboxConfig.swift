@@ -63,3 +63,18 @@ public struct SandboxConfig: Hashable, Sendable, Codable {
                   networkPool: spec.networkPool, balloonPolicy: spec.balloonPolicy, gpus: spec.gpus)
     }
 }
+
+extension SandboxConfig {
+    /// This config at `other`'s shape (vCPUs, memory, their ceilings and boot size): what a
+    /// VMM restoring `other`'s saved memory must be built with.
+    public func shaped(like other: SandboxConfig) -> SandboxConfig {
+        var config = self
+        config.cpus = other.cpus
+        config.memory = other.memory
+        config.limits = other.limits
+        config.maxCpus = other.maxCpus
+        config.maxMemory = other.maxMemory
+        config.bootMemory = other.bootMemory
+        return config
+    }
+}

@@ -64,7 +64,7 @@ public enum Planner {
     /// saved at, so a spec that leaves cpus, memory and limits out takes that shape (the
     /// sandbox's own once it exists: its parent may be gone) instead of the host defaults.
     static func resolve(_ spec: SandboxSpec, defaults: HostDefaults, current: ObservedSandbox?, observed: ObservedState) -> SandboxConfig {
-        var config = SandboxConfig(resolving: spec, defaults: defaults)
+        let config = SandboxConfig(resolving: spec, defaults: defaults)
         guard spec.cpus == nil, spec.memory == nil, spec.limits == nil else { return config }
         let shape: SandboxConfig?
         switch spec.source {
@@ -75,14 +75,7 @@ public enum Planner {
         case .fork(let parent):
             shape = current?.config.source == spec.source ? current?.config : observed.sandboxes[parent]?.config
         }
-        guard let shape else { return config }
-        config.cpus = shape.cpus
-        config.memory = shape.memory
-        config.limits = shape.limits
-        config.maxCpus = shape.maxCpus
-        config.maxMemory = shape.maxMemory
-        config.bootMemory = shape.bootMemory
-        return config
+        return shape.map { config.shaped(like: $0) } ?? config
     }
 
     /// Pools and policies: create when not applied, update when the spec changed.
