@@ -63,6 +63,12 @@ extension Store {
         }
     }
 
+    /// The names of the sandboxes with samples, sorted; cheap (the name index alone).
+    public func memoryHistoryNames() throws -> [String] {
+        guard try hasMemoryHistoryTable() else { return [] }
+        return try db.rows("SELECT DISTINCT name FROM memory_samples ORDER BY name").compactMap { $0[0].text }
+    }
+
     // MARK: - Helpers
 
     private func hasMemoryHistoryTable() throws -> Bool {
