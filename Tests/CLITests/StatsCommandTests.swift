@@ -156,6 +156,29 @@ struct StatsCommandTests {
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000, "\(png.count) bytes")
     }
 
+    @Test("a long history is drawn with at most 500 points per line, unbroken, while --json keeps every sample")
+    func longHistory() async throws {
+        let dir = try StateDirectory()
+        let store = try dir.store()
+        let now = Clock.now
+        for i in 0..<1200 {
+            let used: Int64 = (1 << 30) + Int64(i % 100) * (8 << 20)
+            try await store.recordMemorySamples([Self.sandbox("long", allocated: 4 << 30, used: used, balloon: 1 << 30)],
+                                                at: now - 6000 + Double(i) * 5)
+        }
+        let page = "\(dir.root)/long.html"
+        #expect(dir.converge("stats", "memory", "--html", page).status == 0)
+        let text = try String(contentsOfFile: page, encoding: .utf8)
+        let paths = text.components(separatedBy: "<path class=\"series ").dropFirst().map { $0.prefix { $0 != "/" } }
+        #expect(paths.count == 6, "host and long, three lines each")
+        for d in paths {
+            let points = d.filter { $0 == "M" || $0 == "L" }.count
+            #expect((400...500).contains(points) && d.filter { $0 == "M" }.count == 1, "\(points) points: \(d.prefix(120))")
+        }
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(dir.converge("stats", "memory", "long", "--json").stdout.utf8)) as? [String: Any])
+        #expect(((json["sandboxes"] as? [[String: Any]])?.first?["samples"] as? [Any])?.count == 1200)
+    }
+
     @Test("the console check catches what it looks for: the same page with an external image is reported")
     func consoleCheckWorks() async throws {
         let dir = try StateDirectory()
