@@ -30,11 +30,12 @@ struct CLIHabitsTests {
         #expect(CLIHarness.bare("--help").stdout.contains("  version "))
     }
 
-    @Test("get, status and events never create a state directory or a database; they say there is none and exit 0 (CONTRACT §2)")
+    @Test("get, status, events and stats never create a state directory or a database; they say there is none and exit 0 (CONTRACT §2)")
     func readOnlyWithoutState() throws {
         let h = try CLIHarness()
         let missing = "\(h.root)/no-such-state"
-        for args in [["get", "sandboxes"], ["status"], ["events"], ["events", "Sandbox/web-1"]] {
+        for args in [["get", "sandboxes"], ["status"], ["events"], ["events", "Sandbox/web-1"], ["stats", "memory"],
+                     ["stats", "memory", "web-1", "--html", "\(h.root)/memory.html"]] {
             let run = CLIHarness.bare(args + ["--state", missing])
             #expect(run.status == 0, "\(args): \(run.output)")
             #expect(run.stderr.contains("no state in \(missing): nothing has been applied"), "\(args): \(run.stderr)")
@@ -142,6 +143,7 @@ struct CLIHabitsTests {
         "get": [],
         "status": [],
         "events": [("--limit", "5")],
+        "stats": [("--html", "/nonexistent"), ("--since", "1h"), ("--limit", "5")],
         "version": [],
         "bench": [("--count", "1"), ("--rounds", "1"), ("--per-file", "1"), ("--keep", "/nonexistent"), ("--sim", "/nonexistent")],
     ]

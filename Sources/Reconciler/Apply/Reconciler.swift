@@ -172,6 +172,7 @@ public actor Reconciler {
         while true {
             observed = try await observe()
             try await store.recordObserved(Array(observed.sandboxes.values))
+            try await store.recordMemorySamples(Array(observed.sandboxes.values), at: Clock.now)
             if iterations == 0 {
                 try checkNotEmpty(specs, desired, observed, options)
                 destroyBudget = options.plan.maxDestroy ?? Pruning.defaultLimit(sandboxCount: observed.sandboxes.count)

@@ -35,6 +35,17 @@ enum Migrations {
             observed_generation INTEGER NOT NULL, changed_at REAL NOT NULL,
             PRIMARY KEY (kind, name, type));
         """),
+        // Memory history for `converge stats memory`. `id` orders samples as written, which
+        // survives a wall clock stepped backwards; an index on `name` alone keeps its entries
+        // in (name, id) order, so "newest of a sandbox" is one index seek.
+        (2, """
+        CREATE TABLE memory_samples (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, at REAL NOT NULL,
+            allocated_bytes INTEGER NOT NULL, used_bytes INTEGER,
+            balloon_bytes INTEGER NOT NULL, reclaimed_bytes INTEGER NOT NULL);
+        CREATE INDEX memory_samples_name ON memory_samples(name);
+        CREATE INDEX memory_samples_at ON memory_samples(at);
+        """),
     ]
 
     static func migrate(_ db: Connection) throws {

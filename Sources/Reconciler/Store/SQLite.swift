@@ -118,6 +118,12 @@ final class Statement {
         }
     }
 
+    /// Makes the statement ready to run again with new values (a reused INSERT).
+    func reset() throws {
+        try check(sqlite3_reset(handle))
+        try check(sqlite3_clear_bindings(handle))
+    }
+
     /// Advances; true while there is a row.
     func step() throws -> Bool { try check(sqlite3_step(handle)) == SQLITE_ROW }
 

@@ -5,7 +5,8 @@ import Resources
 /// host effects, the action journal, events and conditions. One actor owns the
 /// connection; every write that belongs together is one transaction.
 public actor Store {
-    private let db: Connection
+    /// Internal, not private: `Store+Concern.swift` extensions use it, inside the actor.
+    let db: Connection
     private let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
