@@ -114,7 +114,7 @@ final class CLIHarness: @unchecked Sendable {
     /// Files Converge made for sandboxes (sockets, locks, overlays, metadata, logs).
     func leftovers() -> [String] {
         var found: [String] = []
-        for dir in ["\(state)/ch/sandboxes", "\(state)/ch/sockets", "\(state)/qemu/sandboxes", "\(state)/qemu/sockets"] {
+        for dir in ["\(state)/ch/sandboxes", "\(state)/ch/sockets", "\(state)/ch/snapshots", "\(state)/qemu/sandboxes", "\(state)/qemu/sockets"] {
             for entry in (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String]) ?? [] { found.append("\(dir)/\(entry)") }
         }
         return found

@@ -23,13 +23,14 @@ struct CrashSafetyTests {
     }
 
     static func specs(state: String = "running", memory: String = "1Gi", limit: String = "2Gi", disk: String = "4Gi",
-                      sandbox: Bool = true, pool: Bool = true, policy: String = "{interval: 30s}", qemu: Bool = false) -> String {
+                      sandbox: Bool = true, pool: Bool = true, policy: String = "{interval: 30s}", qemu: Bool = false,
+                      poolSize: Int = 1, extra: String = "") -> String {
         guard pool else { return "" }
         var text = """
         apiVersion: converge.dev/v1
         kind: TapPool
         metadata: {name: default}
-        spec: {size: 1, subnet: 10.200.0.0/16, guest: {gateway: 192.168.0.1/24, address: 192.168.0.2}}
+        spec: {size: \(poolSize), subnet: 10.200.0.0/16, guest: {gateway: 192.168.0.1/24, address: 192.168.0.2}}
         ---
         apiVersion: converge.dev/v1
         kind: BalloonPolicy
@@ -47,7 +48,7 @@ struct CrashSafetyTests {
 
             """
         }
-        return text
+        return text + extra
     }
 
     static let scenarios: [Scenario] = [
@@ -60,6 +61,13 @@ struct CrashSafetyTests {
         Scenario(name: "balloon", setup: [specs()], target: specs(policy: "{interval: 30s, minVM: 256Mi, buffer: 256Mi}"), keepsDisk: true),
         Scenario(name: "destroy the sandbox", setup: [specs()], target: specs(sandbox: false), keepsDisk: false),
         Scenario(name: "destroy everything", setup: [specs()], target: specs(pool: false), keepsDisk: false),
+        Scenario(name: "snapshot and restore", setup: [specs(poolSize: 2)], target: specs(poolSize: 2, extra: memory(snapshot: true, restored: true)),
+                 keepsDisk: false),
+        Scenario(name: "fork", setup: [specs(poolSize: 2)], target: specs(poolSize: 2, extra: memory(fork: true)), keepsDisk: false),
+        Scenario(name: "suspend", setup: [specs()], target: specs(state: "suspended"), keepsDisk: true),
+        Scenario(name: "resume from suspend", setup: [specs(), specs(state: "suspended")], target: specs(), keepsDisk: true),
+        Scenario(name: "adopt and remove snapshots", setup: [specs(extra: memory(snapshot: true))], target: specs(sandbox: false, extra: memory(adopt: true)),
+                 damage: { _ in adoptFixture() }, keepsDisk: false),
         Scenario(name: "repair", setup: [specs()], target: specs(), damage: { h in
             // A claimed slot loses its TAP by hand, and a stray namespace of the pool's naming appears.
             let ip = NetworkCleanup.tool("ip")
@@ -67,6 +75,27 @@ struct CrashSafetyTests {
             _ = CLIHarness.exec([ip, "netns", "add", "\(h.netPrefix)-default-99"])
         }, keepsDisk: true),
     ]
+
+    /// A warm Snapshot of sandbox `a`, a sandbox restored from it, a fork of `a`, or an
+    /// adopted snapshot directory.
+    static func memory(snapshot: Bool = false, restored: Bool = false, fork: Bool = false, adopt: Bool = false, qemu: Bool = false) -> String {
+        let runtime = qemu ? ", runtime: qemu" : ""
+        var text = ""
+        if snapshot { text += "---\napiVersion: converge.dev/v1\nkind: Snapshot\nmetadata: {name: s}\nspec: {source: {sandbox: a}}\n" }
+        if restored { text += "---\napiVersion: converge.dev/v1\nkind: Sandbox\nmetadata: {name: b}\nspec: {source: {snapshot: s}, disk: 4Gi, network: {pool: default}\(runtime)}\n" }
+        if fork { text += "---\napiVersion: converge.dev/v1\nkind: Sandbox\nmetadata: {name: f}\nspec: {source: {fork: a}, disk: 4Gi, network: {pool: default}\(runtime)}\n" }
+        if adopt { text += "---\napiVersion: converge.dev/v1\nkind: Snapshot\nmetadata: {name: adopted}\nspec: {source: {path: \(adoptDirectory)}, memory: false}\n" }
+        return text
+    }
+
+    /// A snapshot directory Converge did not make (a disk only), for `source.path`.
+    static let adoptDirectory = "/tmp/cvg-crash-adopt-fixture"
+    static func adoptFixture() {
+        try? FileManager.default.createDirectory(atPath: adoptDirectory, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: "\(adoptDirectory)/disk.qcow2") {
+            _ = CLIHarness.exec(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", "\(adoptDirectory)/disk.qcow2", "1G"])
+        }
+    }
 
     /// The same changes on real guests under QEMU (the steps of its adapter).
     static let qemuScenarios: [Scenario] = {
@@ -81,6 +110,8 @@ struct CrashSafetyTests {
             Scenario(name: "qemu balloon", setup: [q()], target: q(policy: "{interval: 30s, minVM: 128Mi, buffer: 64Mi}"),
                      damage: { h in h.waitForGuestStatistics("a") }, keepsDisk: true, runtime: "qemu"),
             Scenario(name: "qemu destroy", setup: [q()], target: q(sandbox: false), keepsDisk: false, runtime: "qemu"),
+            Scenario(name: "qemu suspend and restore", setup: [q(), q(state: "suspended")], target: q(), keepsDisk: true, runtime: "qemu"),
+            Scenario(name: "qemu suspend", setup: [q()], target: q(state: "suspended"), keepsDisk: true, runtime: "qemu"),
         ]
     }()
 
@@ -104,12 +135,12 @@ struct CrashSafetyTests {
 
     @Test("every journaled step is reached by a scenario, and a crash before or after it is survived")
     func everyStep() throws {
-        try crashAtEvery(JournalStep.shared + CloudHypervisor.journalSteps, of: Self.scenarios)
+        try crashAtEvery(JournalStep.shared + JournalStep.memoryState + CloudHypervisor.journalSteps, of: Self.scenarios)
     }
 
     @Test("every runtime's steps are covered: the shared ones, Cloud Hypervisor's and QEMU's")
     func everyRuntime() {
-        #expect(Set(JournalSteps.all) == Set(JournalStep.shared + CloudHypervisor.journalSteps + QEMU.journalSteps))
+        #expect(Set(JournalSteps.all) == Set(JournalStep.shared + JournalStep.memoryState + CloudHypervisor.journalSteps + QEMU.journalSteps))
         #expect(JournalSteps.all.count == Set(JournalSteps.all.map(\.rawValue)).count, "two steps share a name")
     }
 

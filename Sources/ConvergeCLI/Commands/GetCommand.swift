@@ -29,9 +29,15 @@ struct GetCommand: Command {
         }
         if global.json {
             try Output.json(rows)
+        } else if kind == .snapshot {
+            Output.table(["NAME", "MEMORY", "SIZE", "SOURCE", "USED BY", "READY", "REASON"], rows.map {
+                [$0.name, $0.memorySaved.map { $0 ? "yes" : "no" } ?? "-", $0.sizeOnDiskBytes.map { Quantity(bytes: $0).description } ?? "-",
+                 $0.source ?? "-", $0.usedBy.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-", $0.ready, $0.reason]
+            })
         } else if kind == .sandbox {
             Output.table(["NAME", "RUNTIME", "DESIRED", "OBSERVED", "CPUS", "MEMORY", "BALLOON", "DISK", "ADDRESS", "PID", "READY", "REASON"], rows.map {
-                [$0.name, $0.runtime ?? "-", $0.desiredState ?? "-", $0.observedState ?? "-", $0.cpus.map(String.init) ?? "-",
+                [$0.name, $0.runtime ?? "-", $0.desiredState ?? "-",
+                 ($0.observedState ?? "-") + ($0.savedMemoryBytes.map { " (\(Quantity(bytes: $0)) saved)" } ?? ""), $0.cpus.map(String.init) ?? "-",
                  $0.memory ?? "-", $0.balloon.map { $0.unavailable == nil ? $0.size : "\($0.size) (guest silent)" } ?? "-", $0.disk ?? "-",
                  $0.address ?? "-", $0.pid.map(String.init) ?? "-", $0.ready, $0.reason]
             })
@@ -69,6 +75,14 @@ struct StatusRow: Encodable {
     var namespace: String?
     /// The balloon (memory taken back from the guest) and what the guest said it uses.
     var balloon: BalloonJSON?
+    /// Bytes of memory state a suspended sandbox keeps on disk; what a clone is a clone of.
+    var savedMemoryBytes: Int64?
+    var cloneOf: String?
+    /// Snapshots: whether memory is kept, bytes on disk, its source, and who is built on it.
+    var memorySaved: Bool?
+    var sizeOnDiskBytes: Int64?
+    var source: String?
+    var usedBy: [String]?
     var applied: Bool
     var summary: String?
     var ready: String
@@ -146,6 +160,8 @@ enum StatusRows {
                     row.address = o?.slot?.slotAddress
                     row.namespace = o?.slot?.namespace
                     row.balloon = o.flatMap { o in o.balloon.map { BalloonJSON(policy: o.config.balloonPolicy, $0) } }
+                    row.savedMemoryBytes = o?.savedMemory?.bytes
+                    row.cloneOf = o?.cloneOf
                     row.applied = o != nil
                 case .tapPool:
                     row.applied = observed.pools[name] != nil
@@ -157,8 +173,14 @@ enum StatusRows {
                     row.applied = observed.policies[name] != nil
                     if let p = spec?.resource.balloonPolicy { row.summary = "every \(p.interval), buffer \(p.buffer)" }
                 case .snapshot:
-                    row.applied = observed.snapshots[name] != nil
-                    if let s = spec?.resource.snapshot { row.summary = "\(s.source)" }
+                    let o = observed.snapshots[name]
+                    row.applied = o != nil
+                    let source = spec?.resource.snapshot?.source ?? o?.spec.source
+                    row.source = source.map { switch $0 { case .sandbox(let s): "sandbox \(s)"; case .path(let p): "path \(p)" } }
+                    row.summary = row.source
+                    row.memorySaved = o?.hasMemory
+                    row.sizeOnDiskBytes = o?.sizeOnDisk
+                    row.usedBy = o.map { _ in observed.users(ofSnapshot: name).map(\.description) }
                 }
                 if spec != nil { Readiness.correct(&row, pending: pending[id]) }
                 rows.append(row)

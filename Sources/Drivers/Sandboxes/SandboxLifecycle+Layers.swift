@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Reconciler
 
 /// Frozen layers outlive the sandbox they were frozen from (a fork child is built on its
@@ -22,5 +23,15 @@ extension SandboxLifecycle {
             needed.formUnion(BackingChain.chain(of: disk))
         }
         return layers.filter { !needed.contains($0) }.sorted()
+    }
+
+    /// Removes the layers no disk needs, and their directory once it is empty. Safe beside a
+    /// freeze under way: a layer removed before its overlay exists fails that freeze, which
+    /// leaves the sandbox on its old disk.
+    func removeUnusedLayers() throws {
+        for layer in unusedLayers() { try AtomicFile.remove(layer) }
+        if (try? FileManager.default.contentsOfDirectory(atPath: layout.layersDirectory))?.isEmpty == true {
+            rmdir(layout.layersDirectory)
+        }
     }
 }

@@ -88,14 +88,26 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     /// Empty sandbox directories (a crash between making one and recording in it), and
     /// frozen layers no disk is built on any more.
     public func leftovers() -> [String] {
-        emptyDirectories() + unusedLayers()
+        emptyDirectories() + unusedLayers() + unrecordedState()
     }
 
     public func removeLeftovers() throws {
         for dir in emptyDirectories() where rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY {
             throw SystemError(call: "rmdir(\(dir))", code: errno)
         }
-        for layer in unusedLayers() { try AtomicFile.remove(layer) }
+        try removeUnusedLayers()
+        for directory in unrecordedState() { try FileManager.default.removeItem(atPath: directory) }
+    }
+
+    /// Saved memory no record names: a crash after the restore that consumed it.
+    private func unrecordedState() -> [String] {
+        layout.sandboxDirectoryNames().compactMap { name in
+            let directory = layout.savedState(name)
+            guard FileManager.default.fileExists(atPath: directory), let record = SandboxRecord.read(layout.metadata(name)),
+                  record.savedState?.directory != directory else { return nil }
+            // A fork child may be restoring from its parent's: kept while a clone names it.
+            return nil == layout.sandboxDirectoryNames().first { SandboxRecord.read(layout.metadata($0))?.savedState?.directory == directory } ? directory : nil
+        }
     }
 
     private func emptyDirectories() -> [String] {
@@ -330,6 +342,9 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         }
         // Saved memory belongs to this VM only: a replacement boots its successor cold.
         if let saved = record?.savedState, saved.owned { try await removeSavedState(saved, journal: journal) }
+        if FileManager.default.fileExists(atPath: layout.savedState(name)) {
+            try await removeSavedState(.init(directory: layout.savedState(name), owned: true), journal: journal)
+        }
         guard !keepDisk else { return }
         try await journal.step(.diskRemove) {
             try? FileManager.default.removeItem(atPath: layout.restoreDirectory(name))
@@ -349,5 +364,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
                 throw SystemError(call: "rmdir(\(dir))", code: errno)
             }
         }
+        // A layer only this disk was built on goes with it.
+        try removeUnusedLayers()
     }
 }
