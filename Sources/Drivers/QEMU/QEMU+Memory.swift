@@ -35,6 +35,12 @@ extension QEMU.Adapter {
             guard fd >= 0 else { throw SystemError(call: "open(\(path))", code: errno) }
             defer { close(fd) }
             let qmp = try await connect(record)
+            if try await qmp.status() == .postmigrate {
+                // Saved once already, then interrupted before it was recorded: QEMU migrates
+                // a VM only once, so it runs again for an instant and is paused anew.
+                try await qmp.cont()
+                try await qmp.stop()
+            }
             try await qmp.getfd(name: "cvgsave", descriptor: fd)
             try await qmp.migrate(uri: "fd:cvgsave")
             let deadline = Date().addingTimeInterval(stateTimeout(record))
