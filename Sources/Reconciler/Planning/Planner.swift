@@ -53,11 +53,29 @@ public enum Planner {
                 findings += result.findings
             }
         }
+        serializeCaptures(&actions)
         let (destroys, destroyFindings) = Pruning.destroys(desired: desired, observed: observed, hold: options.pruneHold)
         findings += destroyFindings
         actions += destroys
         let guarded = Pruning.guardDestroys(actions, sandboxCount: observed.sandboxes.count, options: options)
         return Plan(actions: guarded.kept, heldBack: guarded.heldBack, findings: findings, pruneHold: options.pruneHold)
+    }
+
+    /// Snapshots and forks of one sandbox each pause, save and relaunch it: they run one
+    /// after another, each waiting for the one before it in the plan.
+    static func serializeCaptures(_ actions: inout [Action]) {
+        var last: [String: ResourceID] = [:]
+        for i in actions.indices where actions[i].verb == .create || actions[i].verb == .replace {
+            let source: String?
+            switch (actions[i].body, actions[i].config?.source) {
+            case (.snapshot(let spec)?, _): if case .sandbox(let s) = spec.source { source = s } else { source = nil }
+            case (_, .fork(let parent)?): source = parent
+            default: source = nil
+            }
+            guard let source else { continue }
+            if let previous = last[source], !actions[i].dependsOn.contains(previous) { actions[i].dependsOn.append(previous) }
+            last[source] = actions[i].id
+        }
     }
 
     /// The config a sandbox spec asks for. A clone's memory is restored at the shape it was

@@ -2,9 +2,10 @@
 /// resolve, pools that do not overlap, and no fork or snapshot cycles.
 enum CrossValidator {
     /// References to where a clone came from: needed to make it, not to keep it. A fork's
-    /// parent and a Snapshot's source sandbox may leave the specs once the child exists
-    /// (deleting a parent never breaks a child); the plan refuses to make one without them.
-    static let origins: Set<String> = ["spec.source.fork", "spec.source.sandbox"]
+    /// parent, a restored sandbox's snapshot and a Snapshot's source sandbox may leave the
+    /// specs once the clone exists (deleting a parent never breaks a child: its disk is kept
+    /// while anything is built on it); the plan refuses to make a clone without its origin.
+    static let origins: Set<String> = ["spec.source.fork", "spec.source.snapshot", "spec.source.sandbox"]
 
     static func validate(_ decoded: [DecodedResource], declared: Set<ResourceID>) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
