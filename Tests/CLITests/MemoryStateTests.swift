@@ -88,4 +88,28 @@ struct MemoryStateTests {
         #expect(chain.status == 0 && chain.stdout.contains("golden.1/disk.qcow2"), "\(chain.output)")
         #expect(h.converge("plan", h.specs).status == 0, "not converged after the parents went")
     }
+
+    @Test("examples/memory-state converges from scratch, and again once golden.yaml is deleted")
+    func example() throws {
+        let h = try CLIHarness()
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/memory-state").path
+        try FileManager.default.removeItem(atPath: h.specs)
+        try FileManager.default.copyItem(atPath: example, toPath: h.specs)
+        try h.edit("network.yaml", "10.202.0.0/16", h.subnet)
+        let first = h.converge("apply", h.specs)
+        #expect(first.status == 0, "\(first.output)")
+        #expect(h.converge("plan", h.specs).status == 0, "not converged from scratch")
+        let rows = (h.json(h.converge("get", "sandboxes", "--json").stdout) as? [[String: Any]]) ?? []
+        let states = Dictionary(uniqueKeysWithValues: rows.map { ($0["name"] as? String ?? "", $0["observedState"] as? String ?? "") })
+        #expect(states == ["golden": "running", "restored": "running", "forked": "running", "sleeper": "suspended"], "\(states)")
+
+        try FileManager.default.removeItem(atPath: "\(h.specs)/golden.yaml")
+        let second = h.converge("apply", h.specs)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(h.converge("plan", h.specs).status == 0, "not converged once golden.yaml went")
+        let after = (h.json(h.converge("get", "sandboxes", "--json").stdout) as? [[String: Any]]) ?? []
+        #expect(Set(after.compactMap { $0["name"] as? String }) == ["restored", "forked", "sleeper"])
+        #expect(h.converge("get", "snapshots").stdout.contains("golden.1"))
+    }
 }
