@@ -387,6 +387,18 @@ class Handler(BaseHTTPRequestHandler):
     # set by the server factory
     standin = None
 
+    def setup(self):
+        super().setup()
+        with self.standin.conn_lock:
+            self.standin.connections.add(self.connection)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            with self.standin.conn_lock:
+                self.standin.connections.discard(self.connection)
+
     def log_message(self, fmt, *args):
         if self.standin.verbose:
             sys.stderr.write("standin: %s - %s\n" % (self.address_string(), fmt % args))
@@ -462,7 +474,9 @@ class Handler(BaseHTTPRequestHandler):
     def _api(self, method, url, body):
         st = self.standin.state
         op, params = match_route(method, url.path)
-        rec = {"at": now_iso(), "method": method, "path": self.path, "route": op or "unmatched"}
+        t_req = time.time()
+        rec = {"at": now_iso(t_req), "t": round(t_req, 4), "method": method, "path": self.path,
+               "route": op or "unmatched"}
         with st.lock:
             st.requests.append(rec)
             key = op or "unmatched"
@@ -927,7 +941,18 @@ class Handler(BaseHTTPRequestHandler):
                 for r in log:
                     if r["at"] >= cutoff:
                         window[r["route"]] = window.get(r["route"], 0) + 1
-            out = {"counts": counts, "log": log[-int(q.get("tail", 200)):]}
+            gaps = {}
+            last = {}
+            for r in log:
+                k = r["route"]
+                if k in last:
+                    g = r["t"] - last[k]
+                    gaps[k] = min(gaps.get(k, g), g)
+                last[k] = r["t"]
+            if "route" in q:
+                log = [r for r in log if r["route"] == q["route"]]
+            out = {"counts": counts, "minGapSeconds": {k: round(v, 4) for k, v in gaps.items()},
+                   "log": log[-int(q.get("tail", 200)):]}
             if window is not None:
                 out["window"] = window
             return 200, out
@@ -1074,7 +1099,8 @@ ADMIN_HELP = {
     "GET /_standin/jobs/{id}/wait?status=A,B&timeout=s": "block until the job has one of the statuses (408 if not)",
     "GET /_standin/violations[?rejected=&kind=]": "recorded contract violations",
     "DELETE /_standin/violations": "clear violations",
-    "GET /_standin/requests[?lastSeconds=&tail=]": "request counts per operationId and a request log",
+    "GET /_standin/requests[?lastSeconds=&route=&tail=]": "request counts per operationId, the smallest gap "
+                                                          "between two requests of a route, and a request log",
     "DELETE /_standin/requests": "clear request counts",
     "GET /_standin/events": "internal events (deliveries, timeouts, duplicates)",
     "POST /_standin/faults": "{mode: drop|status|delay|refuse, seconds?|count?, routes?[operationIds], status?, "
@@ -1101,6 +1127,8 @@ class StandIn:
         self.url = "http://%s:%d" % (host, self.port)
         self.stop_event = threading.Event()
         self._srv_lock = threading.Lock()
+        self.conn_lock = threading.Lock()
+        self.connections = set()
 
     def _make_server(self, port):
         srv = ThreadingHTTPServer((self.host, port), self.handler)
@@ -1119,9 +1147,18 @@ class StandIn:
         """Close the listening socket (connection refused) for a while."""
         def run():
             with self._srv_lock:
+                time.sleep(0.2)   # let the admin answer that asked for this go out
                 old = self.httpd
                 old.shutdown()
                 old.server_close()
+                # established connections (long polls, keep-alive) break too
+                with self.conn_lock:
+                    conns = list(self.connections)
+                for c in conns:
+                    try:
+                        c.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
                 self.state.event("refusing", seconds=seconds)
                 if self.stop_event.wait(seconds):
                     return

@@ -471,6 +471,7 @@ class TestFaults(StandInCase):
         reqs = self.http.admin("GET", "/requests?lastSeconds=60")[1]
         self.assertEqual(reqs["counts"]["pollJobs"], 3)
         self.assertEqual(reqs["window"]["pollJobs"], 3)
+        self.assertLess(reqs["minGapSeconds"]["pollJobs"], 1.5)
         self.assertEqual([r.get("fault") for r in reqs["log"] if r["route"] == "pollJobs"], ["status", "status", None])
 
     def test_drop_fault_for_a_while(self):
@@ -489,9 +490,22 @@ class TestFaults(StandInCase):
 
 class TestRefuse(StandInCase):
     def test_unreachable_then_back(self):
+        outcome = {}
+
+        def poller():  # an in-flight long poll breaks when the API goes away
+            try:
+                outcome["result"] = self.http.runner("GET", "/api/jobs/poll?timeout=20", timeout=30)
+            except (urllib.error.URLError, http.client.HTTPException, ConnectionError) as e:
+                outcome["error"] = e
+        th = threading.Thread(target=poller)
+        th.start()
+        time.sleep(0.3)
         st, _ = self.http.admin("POST", "/faults", {"mode": "refuse", "seconds": 1.5})
         self.assertEqual(st, 200)
         time.sleep(0.4)
+        th.join(5)
+        self.assertFalse(th.is_alive())
+        self.assertIn("error", outcome)
         port = int(self.url.rsplit(":", 1)[1])
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
