@@ -99,6 +99,7 @@ struct BenchCommand: Command {
         global.stateDirectory = state
         let wiring = try Wiring(global)
         let specs = try SpecLoader.load(directory: specsDir)
+        guard specs.isValid else { throw CLIError("generated specs did not validate: \(specs.diagnostics.prefix(3).map(\.description))") }
         var options = ApplyOptions()
         options.plan.force = true
         options.allowEmpty = true
@@ -106,7 +107,9 @@ struct BenchCommand: Command {
         let t0 = Date()
         let created = try await wiring.reconciler.apply(specs, options: options)
         let createSeconds = Date().timeIntervalSince(t0)
-        guard created.converged else { throw CLIError("setup did not converge: \(created.failed.prefix(3))") }
+        guard created.converged else {
+            throw CLIError("setup did not converge: \(created.failed.sorted { $0.key < $1.key }.prefix(3).map { "\($0.key): \($0.value)" })")
+        }
         var noop: [Double] = []
         for _ in 0..<rounds {
             let t = Date()
@@ -180,7 +183,8 @@ enum BenchSpecs {
         for file in stride(from: 0, to: count, by: perFile) {
             var text = ""
             for i in file..<min(count, file + perFile) {
-                text += """
+                // Separators go between documents: a trailing one would start a 101st.
+                text += (i == file ? "" : "---\n") + """
                 apiVersion: converge.dev/v1
                 kind: Sandbox
                 metadata:
@@ -194,7 +198,6 @@ enum BenchSpecs {
                   source: {image: bench-base}
                   network: {pool: default}
                   balloon: {policy: default}
-                ---
 
                 """
             }
@@ -239,7 +242,8 @@ enum BenchSpecs {
         try fm.createDirectory(atPath: "\(state)/ch/kernels", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: "\(state)/ch/images", withIntermediateDirectories: true)
         try Data("placeholder kernel".utf8).write(to: URL(fileURLWithPath: "\(state)/ch/kernels/vmlinux"))
-        try "CH_BINARY: \(simulator)\n".write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
+        // A prefix of its own: the default one may belong to another state directory here.
+        try "CH_BINARY: \(simulator)\nCONVERGE_NET_PREFIX: cvbn\n".write(toFile: "\(state)/config.yaml", atomically: true, encoding: .utf8)
         let image = "\(state)/ch/images/bench-base.qcow2"
         if !fm.fileExists(atPath: image) {
             let result = try Spawn.runToCompletion([Executables.find("qemu-img") ?? "/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", image, "1G"])
