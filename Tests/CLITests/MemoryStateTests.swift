@@ -58,7 +58,7 @@ struct MemoryStateTests {
         #expect(h.http("192.168.0.2", "/token", from: try h.guest("golden").namespace) == token)
         let snapshots = h.converge("get", "snapshots").stdout
         #expect(snapshots.contains("golden.1") && snapshots.contains("sandbox golden") && snapshots.contains("Sandbox/restored"), "\(snapshots)")
-        #expect(h.converge("events").stdout.contains("restored from snapshot golden.1 with its memory in"))
+        #expect(h.converge("events").stdout.contains("restored from snapshot golden.1 with its memory: running"))
 
         // A live fork of the restored sandbox: both run with the token; the child's disk is its own.
         #expect(h.http("192.168.0.2", "/disk?write=before-fork", from: restored.namespace) == "before-fork")

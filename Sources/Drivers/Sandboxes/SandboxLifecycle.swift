@@ -188,8 +188,8 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         }
         if let restore {
             try await transition(name, to: .paused, journal: journal)
-            await journal.note("Restored", "restored from snapshot \(restore.name) with its memory in \(Int(Clock.now * 1000 - restore.started * 1000)) ms from the start of the action")
             if state != .paused { try await transition(name, to: state, journal: journal) }
+            await journal.note("Restored", "restored from snapshot \(restore.name) with its memory: \(state.rawValue) \(Int(Clock.now * 1000 - restore.started * 1000)) ms from the start of the action")
         } else if state != .stopped {
             try await transition(name, to: state, journal: journal)
         }
