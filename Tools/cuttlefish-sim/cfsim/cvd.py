@@ -1184,6 +1184,15 @@ def run(argv):
     return fn(sel, args)
 
 
+def _log_extra(argv):
+    try:
+        sel, rest = parse_selectors(argv)
+        return {"group_name": sel.group, "instance_name": sel.instances,
+                "subcommand": rest[0] if rest else None}
+    except SimError:
+        return {}
+
+
 def main(argv):
     common.sim_root()
     if not sys.stdin.isatty():
@@ -1201,12 +1210,12 @@ def main(argv):
         code = e.code
     except Aborted:
         code = 134
-        common.log_request("cvd", argv, code)
+        common.log_request("cvd", argv, code, _log_extra(argv))
         sys.stdout.flush()
         sys.stderr.flush()
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         os.abort()
     finally:
         if code != 134:
-            common.log_request("cvd", argv, code)
+            common.log_request("cvd", argv, code, _log_extra(argv))
     return code
