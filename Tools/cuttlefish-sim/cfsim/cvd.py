@@ -480,7 +480,7 @@ def validate_launch(g, insts):
                            "Failed to validate tap devices. Try `cvd reset` or `pkill run_cvd` "
                            "and `pkill crosvm`" % inst["id"])
         owners = live_owner_of_id(inst["id"])
-        own = inst.get("pid")
+        own = inst.get("prev_pid")
         if own in owners:
             raise SimError("Instance directory files in use. Try `cvd reset`? Observed PIDs: %d"
                            % own)
@@ -583,6 +583,7 @@ def launch(group_name, raw, is_create, selected_names=None):
             inst["state"] = "Starting"
             inst["config"] = cfgs[inst["id"]]
             inst["webrtc_device_id"] = cfgs[inst["id"]]["webrtc_device_id"]
+            inst["prev_pid"] = inst.get("pid")
             inst["pid"] = None
             inst["monitor_socket"] = paths.monitor_socket(inst["id"])
             inst["suspended"] = False
