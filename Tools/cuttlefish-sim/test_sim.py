@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CVD = os.path.join(HERE, "cvd")
 ADB = os.path.join(HERE, "adb")
 CROSVM = os.path.join(HERE, "crosvm")
+CTL = os.path.join(HERE, "cfsimctl")
 sys.path.insert(0, HERE)
 from cfsim import common  # noqa: E402
 
@@ -580,6 +581,30 @@ class SimTest(unittest.TestCase):
         self.assertIn("Stopped all known instances", r.stderr)
         self.assertEqual(self.fleet(), [])
         self.assertEqual(self.crosvm_for(1), [])
+
+    def test_ctl_and_stale_sockets(self):
+        self.create("a")
+        pids = json.loads(self.run_tool(CTL, "pids").stdout)
+        self.assertEqual(pids["a"]["1"], self.crosvm_for(1)[0])
+        self.assertEqual(self.run_tool(CTL, "set-state", "a", "Cancelled").returncode, 0)
+        self.assertEqual(self.group("a")["instances"][0]["status"], "Cancelled")
+        self.assertEqual(self.getprop(6520).stdout, "1\n")
+        self.assertEqual(self.run_tool(CTL, "kill-crosvm", "a").returncode, 0)
+        deadline = time.time() + 3
+        while self.crosvm_for(1) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.crosvm_for(1), [])
+        # the killed crosvm left its sockets behind
+        sock = os.path.join(self.root, "tmp/cf_avd_%d/cvd-1/launcher_monitor.sock" % os.getuid())
+        self.assertTrue(os.path.exists(sock))
+        self.assertEqual(self.cvd("--group_name=a", "rm").returncode, 0)
+        r = self.create("b", ok=False, env={"CVD_SIM_STALE_SOCKETS": "fail"})
+        self.assertEqual(r.returncode, 255)
+        self.assertIn("Failed to read a complete exit code", r.stderr)
+        self.cvd("--group_name=b", "rm")
+        self.assertEqual(self.create("c")["instances"][0]["status"], "Running")  # default: ignored
+        self.run_tool(CTL, "stale-lock", "2")
+        self.assertEqual(self.create("d")["instances"][0]["adb_port"], 6522)
 
 
 if __name__ == "__main__":

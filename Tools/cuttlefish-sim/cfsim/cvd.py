@@ -394,6 +394,10 @@ def spawn_crosvm(g, inst, cfg, boot_seconds, hang, restored_from=None):
     if restored_from:
         argv.append("--cfsim_restored_from=" + restored_from)
     argv.append(os.path.join(idir, "kernel"))
+    try:
+        os.unlink(paths.device_file(port))  # a crashed predecessor's record
+    except OSError:
+        pass
     logf = open(os.path.join(logdir, "crosvm.log"), "a")
     try:
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
@@ -624,7 +628,7 @@ def launch(group_name, raw, is_create, selected_names=None):
                 break
             if fail_boot and time.time() >= deadline:
                 break
-            if not fail_boot and not hang and all(device_booted(i) for i in g["instances"]):
+            if not fail_boot and not hang and all(device_booted(i, pids[i["id"]]) for i in g["instances"]):
                 break
             time.sleep(0.02)
         if fail_boot:
@@ -661,9 +665,10 @@ def launch(group_name, raw, is_create, selected_names=None):
         out(common.styled(group_json(g)))
 
 
-def device_booted(inst):
+def device_booted(inst, pid):
     st = common.read_json(paths.device_file(paths.adb_port(inst["id"])), None)
-    return bool(st and st.get("boot_completed_at") and time.time() >= st["boot_completed_at"])
+    return bool(st and st.get("pid") == pid and st.get("boot_completed_at")
+                and time.time() >= st["boot_completed_at"])
 
 
 def mark_states(group_name, state, only_ids=None):
