@@ -21,6 +21,7 @@ struct BenchCommand: Command {
         OptionSpec("--per-file", value: "K", "specs per generated file (default 100)"),
         OptionSpec("--keep", value: "DIR", "keep the specs (and apply's sandboxes) in DIR"),
         OptionSpec("--sim", value: "PATH", "the cloud-hypervisor simulator to use"),
+        OptionSpec("--network", "apply: every sandbox in a TapPool slot (a namespace each)"),
     ]
     static let hidden = true
 
@@ -30,6 +31,7 @@ struct BenchCommand: Command {
     var perFile: Int
     var keep: String?
     var simulator: String?
+    var network: Bool
     var json: Bool
 
     init(parsing arguments: inout Arguments) throws {
@@ -39,6 +41,7 @@ struct BenchCommand: Command {
         perFile = max(1, try arguments.int("--per-file") ?? 100)
         keep = try arguments.value("--keep")
         simulator = try arguments.value("--sim")
+        network = arguments.flag("--network")
         which = try arguments.positionals(min: 1, max: 1, usage: Self.usage)[0]
         guard ["plan", "apply", "network"].contains(which) else { throw UsageError("usage: \(Self.usage)") }
     }
@@ -94,7 +97,7 @@ struct BenchCommand: Command {
             throw CLIError("simulator \(sim) not found; build it (swift build --product cloud-hypervisor-sim) or pass --sim PATH")
         }
         try BenchSpecs.prepareHost(state: state, simulator: sim)
-        try BenchSpecs.write(count: n, perFile: perFile, to: specsDir)
+        try BenchSpecs.write(count: n, perFile: perFile, network: network, to: specsDir)
         var global = GlobalOptions()
         global.stateDirectory = state
         let wiring = try Wiring(global)
@@ -110,13 +113,22 @@ struct BenchCommand: Command {
         guard created.converged else {
             throw CLIError("setup did not converge: \(created.failed.sorted { $0.key < $1.key }.prefix(3).map { "\($0.key): \($0.value)" })")
         }
-        var noop: [Double] = []
+        var noop: [Double] = [], load: [Double] = []
+        var phases: [String: [Double]] = [:], phaseOrder: [String] = []
         for _ in 0..<rounds {
             let t = Date()
-            let report = try await wiring.reconciler.apply(try SpecLoader.load(directory: specsDir), options: options)
+            let loaded = try SpecLoader.load(directory: specsDir)
+            load.append(Date().timeIntervalSince(t))
+            let report = try await wiring.reconciler.apply(loaded, options: options)
             noop.append(Date().timeIntervalSince(t))
             guard report.outcomes.isEmpty, report.converged else { throw CLIError("a no-op apply did \(report.outcomes.count) actions") }
+            for (phase, seconds) in report.phases.seconds {
+                if phases[phase] == nil { phaseOrder.append(phase) }
+                phases[phase, default: []].append(seconds)
+            }
         }
+        let breakdown = [BenchReport.Figure("  of which: load + validate \(n) specs", load)]
+            + phaseOrder.map { BenchReport.Figure("  of which: \($0)", phases[$0]!) }
         let observeOnly = try await (0..<rounds).asyncMap { _ in
             let t = Date()
             _ = try await wiring.reconciler.observe()
@@ -125,7 +137,7 @@ struct BenchCommand: Command {
         // The balloon loop: a tighter policy makes every guest's balloon grow, the default
         // one gives it all back; each is one apply of n balloon actions.
         func balloonPass(_ policy: String) async throws -> Double {
-            try BenchSpecs.writeShared(policy: policy, to: specsDir)
+            try BenchSpecs.writeShared(policy: policy, network: network, to: specsDir)
             let t = Date()
             let report = try await wiring.reconciler.apply(try SpecLoader.load(directory: specsDir), options: options)
             let balloons = report.outcomes.filter { $0.action.verb == .balloon && $0.succeeded }.count
@@ -140,6 +152,7 @@ struct BenchCommand: Command {
         let report = BenchReport(benchmark: "apply", count: n, rounds: rounds, figures: [
             .init("create \(n) sandboxes from nothing (one apply)", [createSeconds]),
             .init("no-op apply over \(n) running sandboxes (load + observe + plan + record)", noop),
+        ] + breakdown + [
             .init("observe \(n) sandboxes (pid + start time + vm.info + guest agent each)", observeOnly),
             .init("balloon pass: inflate \(n) balloons (guest agents asked, vm.resize + verify each)", inflate),
             .init("balloon pass: deflate \(n) balloons", deflate),
@@ -176,10 +189,12 @@ enum BenchSpecs {
     static let tightPolicy = "{interval: 30s, minVM: 256Mi, buffer: 512Mi}"
 
     /// `count` sandboxes, `perFile` documents a file, plus a pool and a policy.
-    static func write(count: Int, perFile: Int, to dir: String) throws {
+    /// - Parameter network: each sandbox in a slot of the pool (without, no pool is written:
+    ///   a pool named `default` would be every sandbox's).
+    static func write(count: Int, perFile: Int, network: Bool = true, to dir: String) throws {
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try writeShared(policy: defaultPolicy, to: dir)
+        try writeShared(policy: defaultPolicy, network: network, to: dir)
         for file in stride(from: 0, to: count, by: perFile) {
             var text = ""
             for i in file..<min(count, file + perFile) {
@@ -196,8 +211,7 @@ enum BenchSpecs {
                   disk: 4Gi
                   limits: {cpus: 4, memory: 4Gi}
                   source: {image: bench-base}
-                  network: {pool: default}
-                  balloon: {policy: default}
+                \(network ? "  network: {pool: default}\n" : "")  balloon: {policy: default}
 
                 """
             }
@@ -206,19 +220,22 @@ enum BenchSpecs {
     }
 
     /// The pool and the policy every generated sandbox names.
-    static func writeShared(policy: String, to dir: String) throws {
-        try """
+    static func writeShared(policy: String, network: Bool = true, to dir: String) throws {
+        let pool = network ? """
         apiVersion: converge.dev/v1
         kind: TapPool
         metadata: {name: default}
         spec: {size: 4, subnet: 10.128.0.0/10, guest: {gateway: 192.168.0.1/24, address: 192.168.0.2}}
         ---
+
+        """ : ""
+        try (pool + """
         apiVersion: converge.dev/v1
         kind: BalloonPolicy
         metadata: {name: default}
         spec: \(policy)
 
-        """.write(toFile: "\(dir)/shared.yaml", atomically: true, encoding: .utf8)
+        """).write(toFile: "\(dir)/shared.yaml", atomically: true, encoding: .utf8)
     }
 
     /// The world after a successful apply of `specs`.

@@ -28,29 +28,57 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     // MARK: - Observe
 
     public func observe() async throws -> [ObservedSandbox] {
+        try await observe(known: [:], trustSince: .infinity)
+    }
+
+    public func observe(known: [String: ObservedSandbox], trustSince: Double) async throws -> [ObservedSandbox] {
         let names = layout.sandboxDirectoryNames()
-        return await withTaskGroup(of: ObservedSandbox?.self) { group in
-            var results: [ObservedSandbox] = []
+        var results: [ObservedSandbox] = []
+        var ask: [String] = []
+        for name in names {
+            // The cheap check first: the same record, process and socket as at the last answer.
+            if let trusted = known[name], let verified = trusted.verifiedAt, verified >= trustSince,
+               trusted.fingerprint == fingerprint(name), trusted.process.map(ProcFS.isAlive) ?? true {
+                results.append(trusted)
+            } else {
+                ask.append(name)
+            }
+        }
+        let asked = await withTaskGroup(of: ObservedSandbox?.self) { group in
+            var asked: [ObservedSandbox] = []
             var next = 0
             // Bounded fan-out: hundreds of sandboxes, a handful of sockets at a time.
-            for _ in 0..<min(32, names.count) {
-                let name = names[next]; next += 1
+            for _ in 0..<min(32, ask.count) {
+                let name = ask[next]; next += 1
                 group.addTask { await observe(name) }
             }
             while let result = await group.next() {
-                if let result { results.append(result) }
-                if next < names.count {
-                    let name = names[next]; next += 1
+                if let result { asked.append(result) }
+                if next < ask.count {
+                    let name = ask[next]; next += 1
                     group.addTask { await observe(name) }
                 }
             }
-            return results.sorted { $0.name < $1.name }
+            return asked
         }
+        return (results + asked).sorted { $0.name < $1.name }
+    }
+
+    /// What the host shows of a sandbox without asking its VMM: its record file (inode,
+    /// change time, size) and its socket's inode. A new record, a new VMM or a new socket
+    /// changes it.
+    func fingerprint(_ name: String) -> String {
+        var record = stat(), socket = stat()
+        guard stat(layout.metadata(name), &record) == 0 else { return "none" }
+        let socketInode = stat(layout.socket(name), &socket) == 0 ? socket.st_ino : 0
+        return "\(record.st_ino):\(record.st_ctim.tv_sec).\(record.st_ctim.tv_nsec):\(record.st_size):\(socketInode)"
     }
 
     /// One sandbox as it is now, or nil when its directory holds no record (a leftover
     /// when empty; anything else is not ours to touch).
     func observe(_ name: String) async -> ObservedSandbox? {
+        let before = fingerprint(name)
+        let verifiedAt = Clock.now
         guard let record = SandboxRecord.read(layout.metadata(name)) else { return nil }
         let live = await liveState(name, record)
         let disk = layout.disk(name)
@@ -61,7 +89,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
                                diskExists: made, slot: record.slot, balloon: live.balloon, misplaced: live.misplaced,
                                diskChain: BackingChain.chain(of: disk),
                                savedMemory: record.savedState.flatMap { $0.owned ? DiskUsage.bytes(under: $0.directory) : nil }.map { Quantity(bytes: $0) },
-                               cloneOf: record.cloneOf)
+                               cloneOf: record.cloneOf, verifiedAt: verifiedAt, fingerprint: before)
     }
 
     /// Liveness is pid + start time + an answer on the socket, never a bare pid; and a VMM

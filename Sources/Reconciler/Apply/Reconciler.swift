@@ -143,11 +143,14 @@ public actor Reconciler {
         passInFlight = true
         defer { passInFlight = false }
 
+        var clock = PhaseTimes()
         try await store.closeUnfinishedSteps()
         for runtime in runtimes.values { try await runtime.removeLeftovers() }
+        clock.lap("leftovers")
         let desired = try await desired(from: specs)
         let pass = try await store.beginPass(command: "apply")
         try await store.recordSpecs(Array(specs.resources.values))
+        clock.lap("desired state and spec records")
         for id in desired.frozen {
             // Its file does not validate: say where, and that nothing of it changes.
             let file = desired.resources[id]?.origin.file
@@ -171,6 +174,7 @@ public actor Reconciler {
         var destroyed = 0
         while true {
             observed = try await observe()
+            clock.lap("observe")
             try await store.recordObserved(Array(observed.sandboxes.values))
             try await store.recordMemorySamples(Array(observed.sandboxes.values), at: Clock.now)
             if iterations == 0 {
@@ -180,7 +184,9 @@ public actor Reconciler {
             // The prune guard holds for the whole pass, not for each round of it.
             var planOptions = options.plan
             planOptions.maxDestroy = max(0, destroyBudget - destroyed)
+            clock.lap("record observed")
             plan = await self.plan(desired, observed, planOptions)
+            clock.lap("plan")
             for finding in plan.findings where reportedFindings.insert("\(finding.id)|\(finding.reason)").inserted {
                 findings.append(finding)
                 progress(.finding(finding))
@@ -190,8 +196,10 @@ public actor Reconciler {
             guard !runnable.isEmpty, iterations < options.maxIterations, options.shouldStop?() != true else { break }
             iterations += 1
             progress(.iteration(iterations, actions: runnable.count))
+            clock.lap("events")
             let results = await execute(runnable, observed: observed, pass: pass, concurrency: options.concurrency,
                                         shouldStop: options.shouldStop, progress: progress)
+            clock.lap("actions")
             outcomes += results
             for r in results where !r.succeeded { failed[r.action.id] = r.error ?? "failed" }
             destroyed += results.filter { $0.succeeded && $0.action.isDestructive }.count
@@ -199,11 +207,13 @@ public actor Reconciler {
         let remaining = plan.actions
         let converged = remaining.isEmpty && failed.isEmpty && plan.heldBack.isEmpty
             && !plan.findings.contains { $0.severity == .blocked }
+        clock.lap("events")
         try await recordConditions(desired: desired, plan: plan, failed: failed)
         try await store.endPass(pass, outcome: converged ? "converged" : "not-converged", actions: outcomes.count)
+        clock.lap("conditions")
         return ApplyReport(converged: converged, iterations: iterations, outcomes: outcomes, heldBack: plan.heldBack,
                            findings: findings, failed: failed, remaining: remaining, frozen: desired.frozen,
-                           pruneHold: desired.pruneHold, observed: observed)
+                           pruneHold: desired.pruneHold, observed: observed, phases: clock)
     }
 
     /// Runs `actions` as a graph: an action starts once the actions it depends on (and

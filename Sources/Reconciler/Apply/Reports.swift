@@ -53,6 +53,8 @@ public struct ApplyReport: Sendable {
     public var pruneHold: String?
     /// The host as last observed in this pass.
     public var observed: ObservedState
+    /// Where the pass spent its time.
+    public var phases = PhaseTimes()
 }
 
 /// Why a pass refused to run at all.

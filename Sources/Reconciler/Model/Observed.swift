@@ -72,11 +72,18 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
     public var savedMemory: Quantity?
     /// What it is a clone of (`snapshot S`, `fork of P`), when restored with memory.
     public var cloneOf: String?
+    /// When its VMM was last asked (not trusted from an earlier answer), and what the host
+    /// looked like then (its record file, process and socket): an observation whose
+    /// fingerprint still matches may be trusted until the next resync.
+    public var verifiedAt: Double?
+    public var fingerprint: String?
 
     public init(name: String, config: SandboxConfig, intendedState: PowerState, vm: VMState, process: ProcessIdentity? = nil,
                 liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true, slot: NetworkSlot? = nil,
                 balloon: ObservedBalloon? = nil, misplaced: String? = nil, diskChain: [String] = [], savedMemory: Quantity? = nil,
-                cloneOf: String? = nil) {
+                cloneOf: String? = nil, verifiedAt: Double? = nil, fingerprint: String? = nil) {
+        self.verifiedAt = verifiedAt
+        self.fingerprint = fingerprint
         self.misplaced = misplaced
         self.diskChain = diskChain
         self.savedMemory = savedMemory

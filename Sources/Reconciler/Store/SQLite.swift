@@ -48,16 +48,29 @@ final class Connection {
 
     func prepare(_ sql: String) throws -> Statement { try Statement(db: handle, sql: sql) }
 
+    /// Statements by their SQL, prepared once per connection: a pass runs the same few
+    /// statements thousands of times.
+    private var statements: [String: Statement] = [:]
+
+    private func cached(_ sql: String) throws -> Statement {
+        if let statement = statements[sql] { return statement }
+        let statement = try prepare(sql)
+        statements[sql] = statement
+        return statement
+    }
+
     /// Runs `sql` with `values` bound in order and steps it to the end.
     func run(_ sql: String, _ values: [SQLValue] = []) throws {
-        let statement = try prepare(sql)
+        let statement = try cached(sql)
+        defer { try? statement.reset() }
         try statement.bind(values)
         while try statement.step() {}
     }
 
     /// Every row of a query, each as its column values.
     func rows(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
-        let statement = try prepare(sql)
+        let statement = try cached(sql)
+        defer { try? statement.reset() }
         try statement.bind(values)
         var result: [[SQLValue]] = []
         while try statement.step() { result.append(statement.row()) }

@@ -216,10 +216,18 @@ public actor Store {
         try writeCondition(id, condition)
     }
 
-    /// Sets many conditions in one transaction (one commit instead of one per row).
+    /// Sets many conditions in one transaction (one commit instead of one per row); rows that
+    /// say what they said already are not written again (a steady pass writes nothing).
     public func setConditions(_ conditions: [(ResourceID, Condition)]) throws {
+        let current = try self.conditions()
+        let changed = conditions.filter { id, condition in
+            guard let old = current[id]?.first(where: { $0.type == condition.type }) else { return true }
+            return old.status != condition.status || old.reason != condition.reason || old.message != condition.message
+                || old.observedGeneration != condition.observedGeneration
+        }
+        guard !changed.isEmpty else { return }
         try db.inTransaction {
-            for (id, condition) in conditions { try writeCondition(id, condition) }
+            for (id, condition) in changed { try writeCondition(id, condition) }
             return ((), .commit)
         }
     }
