@@ -13,8 +13,8 @@ import Resources
 ///   the same no-op apply can be timed as a whole process from outside.
 struct BenchCommand: Command {
     static let name = "bench"
-    static let abstract = "run the benchmarks (plan over N specs, no-op apply over N sandboxes)"
-    static let arguments = "plan|apply|network"
+    static let abstract = "run the benchmarks (plan over N specs, no-op apply over N sandboxes, network slots, memory state)"
+    static let arguments = "plan|apply|network|memory"
     static let options = [
         OptionSpec("--count", value: "N", "sandboxes (plan 10000, apply 200, network 50)"),
         OptionSpec("--rounds", value: "R", "timed rounds (default 5)"),
@@ -43,13 +43,14 @@ struct BenchCommand: Command {
         simulator = try arguments.value("--sim")
         network = arguments.flag("--network")
         which = try arguments.positionals(min: 1, max: 1, usage: Self.usage)[0]
-        guard ["plan", "apply", "network"].contains(which) else { throw UsageError("usage: \(Self.usage)") }
+        guard ["plan", "apply", "network", "memory"].contains(which) else { throw UsageError("usage: \(Self.usage)") }
     }
 
     func run() async throws {
         switch which {
         case "plan": try await planBenchmark(count ?? 10_000)
         case "network": try await NetworkBenchmark(count: count ?? 50, json: json).run()
+        case "memory": try await MemoryBenchmark(rounds: rounds, simulator: simulator, json: json).run()
         default: try await applyBenchmark(count ?? 200)
         }
     }
@@ -293,6 +294,32 @@ struct BenchReport: Encodable {
     var rounds: Int
     var figures: [Figure]
     var peakRSSKiB: Int
+    /// Overhead goals, for benchmarks that compare Converge with the same work done by hand.
+    var goals: [Goal]?
+
+    /// Converge's own overhead on one operation: its median less the by-hand median.
+    struct Goal: Encodable {
+        var operation: String
+        var byHandMilliseconds: Double
+        var convergeMilliseconds: Double
+        /// The whole in-process apply around the action (observe, plan, record, re-observe).
+        var applyMilliseconds: Double
+        var overheadMilliseconds: Double
+        var applyOverheadMilliseconds: Double
+        var goalMilliseconds: Double
+        var met: Bool
+
+        init(operation: String, byHandMilliseconds: Double, convergeMilliseconds: Double, applyMilliseconds: Double, goalMilliseconds: Double) {
+            self.operation = operation
+            self.byHandMilliseconds = byHandMilliseconds
+            self.convergeMilliseconds = convergeMilliseconds
+            self.applyMilliseconds = applyMilliseconds
+            overheadMilliseconds = convergeMilliseconds - byHandMilliseconds
+            applyOverheadMilliseconds = applyMilliseconds - byHandMilliseconds
+            self.goalMilliseconds = goalMilliseconds
+            met = overheadMilliseconds < goalMilliseconds
+        }
+    }
 
     static func peakRSS() -> Int {
         var usage = rusage()
@@ -308,5 +335,11 @@ struct BenchReport: Encodable {
             Swift.print("  \(label) median \(String(format: "%8.1f", f.medianMilliseconds)) ms  (min \(String(format: "%.1f", f.minMilliseconds)), max \(String(format: "%.1f", f.maxMilliseconds)))")
         }
         Swift.print("  peak RSS of this process: \(peakRSSKiB / 1024) MiB")
+        guard let goals else { return }
+        Swift.print("overhead (Converge's action median - by-hand median; the whole apply's in brackets):")
+        for g in goals {
+            let label = g.operation.padding(toLength: max(g.operation.count, 48), withPad: " ", startingAt: 0)
+            Swift.print("  \(label) by hand \(String(format: "%7.1f", g.byHandMilliseconds)) ms, Converge \(String(format: "%7.1f", g.convergeMilliseconds)) ms: overhead \(String(format: "%6.1f", g.overheadMilliseconds)) ms [apply \(String(format: "%6.1f", g.applyOverheadMilliseconds))], goal < \(Int(g.goalMilliseconds)) ms: \(g.met ? "met" : "MISSED")")
+        }
     }
 }

@@ -103,6 +103,7 @@ enum SQLValue: Equatable {
 
     var text: String? { if case .text(let s) = self { s } else { nil } }
     var integer: Int64? { if case .integer(let i) = self { i } else { nil } }
+    var real: Double? { if case .real(let d) = self { d } else if case .integer(let i) = self { Double(i) } else { nil } }
 }
 
 /// A prepared statement, finalized in `deinit`.

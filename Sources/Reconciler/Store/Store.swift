@@ -181,6 +181,16 @@ public actor Store {
         }
     }
 
+    /// Finished journal rows started at or after `since` (a `Clock.now`), oldest first, with
+    /// how long each step took; for the benchmarks' per-step breakdown.
+    public func journalTimings(since: Double) throws -> [(id: ResourceID, step: String, seconds: Double)] {
+        try db.rows("SELECT kind, name, step, finished_at - started_at FROM journal WHERE started_at >= ? AND finished_at IS NOT NULL ORDER BY id",
+                    [.real(since)]).compactMap { r in
+            guard let kind = r[0].text.flatMap(ResourceKind.init(rawValue:)), let name = r[1].text, let step = r[2].text else { return nil }
+            return (ResourceID(kind, name), step, r[3].real ?? 0)
+        }
+    }
+
     /// Steps whose intent was written but whose outcome never was: a crash happened there.
     public func unfinishedSteps() throws -> Int {
         Int(try db.rows("SELECT count(*) FROM journal WHERE outcome = 'intent'").first?.first?.integer ?? 0)
