@@ -44,6 +44,7 @@ extension ApplyCommand {
         OptionSpec("--max-destroy", value: "N", "most destroy/replace actions in one pass (default max(10, 25% of sandboxes))"),
         OptionSpec("--force", "lift the prune guard (--max-destroy)"),
         OptionSpec("--allow-empty", "accept an empty spec directory: destroy everything Converge manages"),
+        OptionSpec("--resync", value: "DURATION", "ask every VMM at least this often; an unchanged one's last answer is trusted until then (default 30s; 0s asks every pass)"),
     ]
 }
 

@@ -26,6 +26,11 @@ struct ApplyCommand: Command {
         options.plan.maxDestroy = try arguments.int("--max-destroy")
         options.plan.force = arguments.flag("--force")
         options.allowEmpty = arguments.flag("--allow-empty")
+        options.resync = 30
+        if let text = try arguments.value("--resync") {
+            guard let duration = SpecDuration(parsing: text) else { throw UsageError("'\(text)' is not a duration (e.g. 0s, 30s, 5m)") }
+            options.resync = Double(duration.milliseconds) / 1000
+        }
         return options
     }
 

@@ -15,7 +15,6 @@ struct RunCommand: Command {
     static let abstract = "daemon: watch DIR and keep the host converged until SIGTERM/SIGINT"
     static let arguments = "DIR"
     static let options = [
-        OptionSpec("--resync", value: "DURATION", "reconcile at least this often (default 30s)"),
         OptionSpec("--grace", value: "DURATION", "on SIGTERM/SIGINT, wait this long for actions in flight (default 30s)"),
     ] + ApplyCommand.planOptions
 
@@ -28,7 +27,9 @@ struct RunCommand: Command {
     init(parsing arguments: inout Arguments) throws {
         global = arguments.global
         options = try ApplyCommand.applyOptions(&arguments)
-        resync = try Self.seconds(arguments.value("--resync"), default: 30)
+        // A pass at least every resync, which is also how long a VMM's answer is trusted.
+        guard options.resync > 0 else { throw UsageError("--resync must be longer than 0s for run") }
+        resync = options.resync
         grace = try Self.seconds(arguments.value("--grace"), default: 30)
         directory = try arguments.positionals(min: 1, max: 1, usage: Self.usage)[0]
     }

@@ -28,17 +28,16 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     // MARK: - Observe
 
     public func observe() async throws -> [ObservedSandbox] {
-        try await observe(known: [:], trustSince: .infinity)
+        try await observe(trusting: [:])
     }
 
-    public func observe(known: [String: ObservedSandbox], trustSince: Double) async throws -> [ObservedSandbox] {
+    public func observe(trusting known: [String: ObservedSandbox]) async throws -> [ObservedSandbox] {
         let names = layout.sandboxDirectoryNames()
         var results: [ObservedSandbox] = []
         var ask: [String] = []
         for name in names {
             // The cheap check first: the same record, process and socket as at the last answer.
-            if let trusted = known[name], let verified = trusted.verifiedAt, verified >= trustSince,
-               trusted.fingerprint == fingerprint(name), trusted.process.map(ProcFS.isAlive) ?? true {
+            if let trusted = known[name], trusted.fingerprint == fingerprint(name), stillTrue(trusted) {
                 results.append(trusted)
             } else {
                 ask.append(name)
@@ -62,6 +61,18 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
             return asked
         }
         return (results + asked).sorted { $0.name < $1.name }
+    }
+
+    /// The checks an earlier answer must still pass without asking the VMM: its process
+    /// is the same (pid + start time) and still runs in its slot's namespace, and the guest
+    /// had answered what a balloon policy needs (an incomplete answer is asked again).
+    private func stillTrue(_ trusted: ObservedSandbox) -> Bool {
+        if let process = trusted.process {
+            guard ProcFS.isAlive(process) else { return false }
+            if let slot = trusted.slot, !NetworkNamespace.contains(pid: process.pid, slot.namespace) { return false }
+        }
+        if trusted.config.balloonPolicy != nil, trusted.vm == .running, trusted.balloon?.guestUsed == nil { return false }
+        return true
     }
 
     /// What the host shows of a sandbox without asking its VMM: its record file (inode,

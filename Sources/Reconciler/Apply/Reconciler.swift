@@ -11,6 +11,9 @@ public struct ApplyOptions: Sendable {
     /// Independent actions run at the same time, at most this many.
     public var concurrency: Int
 
+    /// Seconds an observation of a VMM is trusted without asking it again, while its record,
+    /// process and socket are unchanged (0: ask every VMM every pass).
+    public var resync: Double = 0
     /// Resources whose actions wait this pass (backoff); they are reported, not run.
     public var deferred: Set<ResourceID> = []
     /// Asked before every action is launched and every round: true stops launching new
@@ -49,10 +52,11 @@ public actor Reconciler {
     // MARK: - Observe and plan
 
     /// Reads the host: every sandbox of every runtime, pools, snapshots, recorded policies.
-    public func observe() async throws -> ObservedState {
+    /// - Parameter known: earlier answers the runtimes may trust (see `ObservationTrust`).
+    public func observe(trusting known: [String: ObservedSandbox] = [:]) async throws -> ObservedState {
         var state = ObservedState()
         for runtime in runtimes.values.sorted(by: { $0.runtime.rawValue < $1.runtime.rawValue }) {
-            for sandbox in try await runtime.observe() {
+            for sandbox in try await runtime.observe(trusting: known) {
                 // One name, one sandbox: two records would let each runtime undo the other.
                 if let other = state.sandboxes[sandbox.name] {
                     throw ReconcileError.recordedTwice(name: sandbox.name, runtimes: [other.config.runtime, sandbox.config.runtime])
@@ -109,7 +113,8 @@ public actor Reconciler {
     /// Observes and plans; changes nothing.
     public func plan(_ specs: SpecSet, options: ApplyOptions = ApplyOptions()) async throws -> PlanReport {
         let desired = try await desired(from: specs)
-        let observed = try await observe()
+        let known = ObservationTrust(resync: options.resync).trusted(try await store.observedByName(), desired: desired.resources)
+        let observed = try await observe(trusting: known)
         try checkNotEmpty(specs, desired, observed, options)
         let plan = await plan(desired, observed, options.plan)
         var leftovers: [String] = []
@@ -172,10 +177,14 @@ public actor Reconciler {
         var observed = ObservedState()
         var destroyBudget = 0
         var destroyed = 0
+        let trust = ObservationTrust(resync: options.resync)
+        var recorded = try await store.observedByName()
+        var known = trust.trusted(recorded, desired: desired.resources)
         while true {
-            observed = try await observe()
+            observed = try await observe(trusting: known)
             clock.lap("observe")
-            try await store.recordObserved(Array(observed.sandboxes.values))
+            try await store.recordObserved(Array(observed.sandboxes.values), previous: recorded)
+            recorded = observed.sandboxes
             try await store.recordMemorySamples(Array(observed.sandboxes.values), at: Clock.now)
             if iterations == 0 {
                 try checkNotEmpty(specs, desired, observed, options)
@@ -202,6 +211,9 @@ public actor Reconciler {
             clock.lap("actions")
             outcomes += results
             for r in results where !r.succeeded { failed[r.action.id] = r.error ?? "failed" }
+            // What was acted on is asked again; the rest may be trusted within the pass.
+            let acted = Set(results.filter { $0.action.id.kind == .sandbox }.map(\.action.id.name))
+            known = trust.trusted(observed.sandboxes.filter { !acted.contains($0.key) }, desired: desired.resources)
             destroyed += results.filter { $0.succeeded && $0.action.isDestructive }.count
         }
         let remaining = plan.actions

@@ -12,10 +12,10 @@ public protocol SandboxRuntime: Sendable {
 
     /// Every sandbox of this runtime that Converge owns on the host, live or not.
     func observe() async throws -> [ObservedSandbox]
-    /// The same, trusting `known` observations verified at or after `trustSince` whose
-    /// fingerprint still matches the host (the VMM is not asked again), like the kubelet's
-    /// relist: cheap checks every pass, every VMM asked at each resync.
-    func observe(known: [String: ObservedSandbox], trustSince: Double) async throws -> [ObservedSandbox]
+    /// The same, trusting the `known` observations whose fingerprint still matches the host
+    /// (the VMM is not asked again), like the kubelet's relist: cheap checks every pass,
+    /// every VMM asked at each resync (the caller leaves out what is due).
+    func observe(trusting known: [String: ObservedSandbox]) async throws -> [ObservedSandbox]
 
     /// What this host lacks to build `config` (its VMM binary, kernel, image, …), one
     /// sentence each saying what to do; empty when nothing is missing. Asked before a
@@ -149,7 +149,7 @@ public protocol StepJournal: Sendable {
 
 extension SandboxRuntime {
     /// A runtime without a cheap check asks every VMM every pass.
-    public func observe(known: [String: ObservedSandbox], trustSince: Double) async throws -> [ObservedSandbox] {
+    public func observe(trusting known: [String: ObservedSandbox]) async throws -> [ObservedSandbox] {
         try await observe()
     }
 }

@@ -108,15 +108,27 @@ public actor Store {
     // MARK: - Observed state and recorded effects
 
     /// Replaces the recorded observation of every sandbox with `sandboxes`.
-    public func recordObserved(_ sandboxes: [ObservedSandbox]) throws {
+    /// - Parameter previous: what is recorded now (as `observedByName` read it): only the
+    ///   differences are written, so a steady pass writes nothing. Nil rewrites every row.
+    public func recordObserved(_ sandboxes: [ObservedSandbox], previous: [String: ObservedSandbox]? = nil) throws {
+        let names = Set(sandboxes.map(\.name))
+        let gone = previous.map { $0.keys.filter { !names.contains($0) } } ?? []
+        let changed = previous.map { previous in sandboxes.filter { previous[$0.name] != $0 } } ?? sandboxes
+        guard previous == nil || !gone.isEmpty || !changed.isEmpty else { return }
         try db.inTransaction {
-            try db.run("DELETE FROM observed WHERE kind = 'Sandbox'")
-            for s in sandboxes {
-                try db.run("INSERT INTO observed (kind, name, state_json, observed_at) VALUES ('Sandbox', ?, ?, ?)",
+            if previous == nil { try db.run("DELETE FROM observed WHERE kind = 'Sandbox'") }
+            for name in gone { try db.run("DELETE FROM observed WHERE kind = 'Sandbox' AND name = ?", [.text(name)]) }
+            for s in changed {
+                try db.run("INSERT OR REPLACE INTO observed (kind, name, state_json, observed_at) VALUES ('Sandbox', ?, ?, ?)",
                            [.text(s.name), .text(String(decoding: try encoder.encode(s), as: UTF8.self)), .real(Clock.now)])
             }
             return ((), .commit)
         }
+    }
+
+    /// The recorded observations by sandbox name (what the next pass may trust).
+    public func observedByName() throws -> [String: ObservedSandbox] {
+        Dictionary(try observedSandboxes().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     public func observedSandboxes() throws -> [ObservedSandbox] {
