@@ -99,7 +99,7 @@ extension SandboxLifecycle {
                     throw SystemError(call: "link(\(disk), \(layer))", code: errno)
                 }
             }
-            let size = try await disks.info(layer).virtualSize
+            let size = try QCOW2Overlay.Backing(path: layer).virtualSize
             try await disks.createOverlay(at: next, backing: layer, size: size)
             guard rename(next, disk) == 0 else { throw SystemError(call: "rename(\(next), \(disk))", code: errno) }
         }

@@ -32,7 +32,8 @@ enum VMMProcess {
                 // A wrapper (netns exec) may stand between us and the VMM: record the VMM.
                 return reported != pid ? ProcFS.identity(of: reported) ?? identity : identity
             }
-            try await Task.sleep(nanoseconds: 10_000_000)
+            // 1 ms: a VMM answers within a few, and each poll is one connect.
+            try await Task.sleep(nanoseconds: 1_000_000)
         }
         kill(-pid, SIGKILL)
         var status: Int32 = 0
@@ -43,7 +44,7 @@ enum VMMProcess {
     /// Waits up to `grace` for `process` to exit, then kills its group; throws if it survives.
     static func terminate(_ process: ProcessIdentity, grace: Double, step: String) async throws {
         let deadline = Date().addingTimeInterval(grace)
-        while ProcFS.isAlive(process) && Date() < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+        while ProcFS.isAlive(process) && Date() < deadline { try await Task.sleep(nanoseconds: 1_000_000) }
         if ProcFS.isAlive(process) {
             // Its own group: the VMM and anything it started go together.
             kill(-process.pid, SIGKILL)
