@@ -107,6 +107,7 @@ struct BenchCommand: Command {
         var options = ApplyOptions()
         options.plan.force = true
         options.allowEmpty = true
+        options.resync = 30  // as `converge apply` does by default
 
         let t0 = Date()
         let created = try await wiring.reconciler.apply(specs, options: options)
@@ -154,7 +155,7 @@ struct BenchCommand: Command {
             .init("create \(n) sandboxes from nothing (one apply)", [createSeconds]),
             .init("no-op apply over \(n) running sandboxes (load + observe + plan + record)", noop),
         ] + breakdown + [
-            .init("observe \(n) sandboxes (pid + start time + vm.info + guest agent each)", observeOnly),
+            .init("baseline: observe \(n) sandboxes asking every VMM (pid + start time + vm.info + guest agent each)", observeOnly),
             .init("balloon pass: inflate \(n) balloons (guest agents asked, vm.resize + verify each)", inflate),
             .init("balloon pass: deflate \(n) balloons", deflate),
         ], peakRSSKiB: BenchReport.peakRSS())

@@ -10,14 +10,19 @@ struct ObservationTrust {
 
     func trusted(_ known: [String: ObservedSandbox], desired: [ResourceID: Resource], now: Double = Clock.now) -> [String: ObservedSandbox] {
         guard resync > 0 else { return [:] }
-        return known.filter { name, observed in
-            guard let verified = observed.verifiedAt else { return false }
-            var window = resync
-            if let policy = desired[ResourceID(.sandbox, name)]?.sandbox?.balloonPolicy,
-               let interval = desired[ResourceID(.balloonPolicy, policy)]?.balloonPolicy.map({ Double($0.interval.milliseconds) / 1000 }) {
-                window = min(window, interval)
-            }
-            return now - verified < window
+        var result: [String: ObservedSandbox] = [:]
+        for (name, observed) in known {
+            guard let verified = observed.verifiedAt else { continue }
+            if now - verified < window(for: name, desired) { result[name] = observed }
         }
+        return result
+    }
+
+    /// How long an answer about sandbox `name` stays good: its balloon policy's interval
+    /// when that is shorter than the resync.
+    private func window(for name: String, _ desired: [ResourceID: Resource]) -> Double {
+        guard let spec = desired[ResourceID(.sandbox, name)]?.sandbox, let policyName = spec.balloonPolicy,
+              let policy = desired[ResourceID(.balloonPolicy, policyName)]?.balloonPolicy else { return resync }
+        return min(resync, Double(policy.interval.milliseconds) / 1000)
     }
 }

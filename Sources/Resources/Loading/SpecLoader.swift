@@ -23,38 +23,20 @@ public enum SpecLoader {
 
     private static func load(_ revision: SpecRevision, directory: String) throws -> SpecSet {
         let entries = try SpecTree.entries(in: revision.root)
+        // Files parse independently: all cores at once, then merged in directory order.
+        let parsed = ParsedFiles(count: entries.count)
+        DispatchQueue.concurrentPerform(iterations: entries.count) { i in
+            parsed.store(parse(entries[i], revision), at: i)
+        }
         var decoded: [DecodedResource] = []
         var diagnostics: [Diagnostic] = []
         var declared: [String: Set<ResourceID>] = [:]
         var texts: [String: String] = [:]
-        for entry in entries {
-            let file = revision.shown(entry.path)
-            let text: String
-            switch entry {
-            case .unreadable(_, let reason):
-                diagnostics.append(Diagnostic(file: file, mark: .start, message: "cannot read this file: \(reason)"))
-                continue
-            case .file(let path):
-                switch SpecFileReader.contents(of: revision.source(of: path), shownAs: file) {
-                case .failure(let diagnostic):
-                    diagnostics.append(diagnostic)
-                    continue
-                case .success(let contents):
-                    text = contents
-                }
-            }
-            texts[file] = text
-            let context = DecodeContext(file: file)
-            do throws(Diagnostic) {
-                for document in try YAMLReader.documents(in: text, file: file) {
-                    if case .scalar(let s) = document.root, s.isNull { continue }  // an empty `---` document
-                    if let id = declaredID(document.root) { declared[file, default: []].insert(id) }
-                    if let resource = SpecDecoder.decode(document, context) { decoded.append(resource) }
-                }
-            } catch {
-                context.error(error.mark, error.message)
-            }
-            diagnostics += context.diagnostics
+        for file in parsed.all() {
+            decoded += file.decoded
+            diagnostics += file.diagnostics
+            if !file.declared.isEmpty { declared[file.name, default: []].formUnion(file.declared) }
+            if let text = file.text { texts[file.name] = text }
         }
         diagnostics += CrossValidator.validate(decoded, declared: declared.values.reduce(into: Set()) { $0.formUnion($1) })
 
@@ -77,6 +59,45 @@ public enum SpecLoader {
             directory: directory, resources: resources, diagnostics: diagnostics, invalidFiles: invalid,
             declaredInInvalidFiles: invalid.reduce(into: Set()) { $0.formUnion(declared[$1] ?? []) },
             fileCount: entries.count, sources: texts.filter { invalid.contains($0.key) })
+    }
+
+    /// One file read, parsed and decoded on its own.
+    struct ParsedFile {
+        var name: String
+        var text: String?
+        var decoded: [DecodedResource] = []
+        var declared: Set<ResourceID> = []
+        var diagnostics: [Diagnostic] = []
+    }
+
+    private static func parse(_ entry: SpecTree.Entry, _ revision: SpecRevision) -> ParsedFile {
+        let name = revision.shown(entry.path)
+        var result = ParsedFile(name: name)
+        switch entry {
+        case .unreadable(_, let reason):
+            result.diagnostics.append(Diagnostic(file: name, mark: .start, message: "cannot read this file: \(reason)"))
+            return result
+        case .file(let path):
+            switch SpecFileReader.contents(of: revision.source(of: path), shownAs: name) {
+            case .failure(let diagnostic):
+                result.diagnostics.append(diagnostic)
+                return result
+            case .success(let contents):
+                result.text = contents
+            }
+        }
+        let context = DecodeContext(file: name)
+        do throws(Diagnostic) {
+            for document in try YAMLReader.documents(in: result.text!, file: name) {
+                if case .scalar(let s) = document.root, s.isNull { continue }  // an empty `---` document
+                if let id = declaredID(document.root) { result.declared.insert(id) }
+                if let resource = SpecDecoder.decode(document, context) { result.decoded.append(resource) }
+            }
+        } catch {
+            context.error(error.mark, error.message)
+        }
+        result.diagnostics += context.diagnostics
+        return result
     }
 
     /// The kind and name a document declares, read leniently so that an invalid document
@@ -115,4 +136,21 @@ public enum SpecLoader {
         }
         return result
     }
+}
+
+/// Per-file results filled from several threads, one slot each: no slot is written twice,
+/// and all are read after the parallel loop returns.
+private final class ParsedFiles: @unchecked Sendable {
+    private var slots: [SpecLoader.ParsedFile?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func store(_ file: SpecLoader.ParsedFile, at index: Int) {
+        lock.lock()
+        slots[index] = file
+        lock.unlock()
+    }
+
+    func all() -> [SpecLoader.ParsedFile] { slots.compactMap { $0 } }
 }
