@@ -126,8 +126,9 @@ public actor Reconciler {
     }
 
     private func checkNotEmpty(_ specs: SpecSet, _ desired: DesiredState, _ observed: ObservedState, _ options: ApplyOptions) throws {
-        // Held prunes destroy nothing, so there is nothing to refuse.
-        if desired.resources.isEmpty && !observed.isEmpty && !options.allowEmpty && desired.pruneHold == nil {
+        // Held prunes destroy nothing, so there is nothing to refuse. The marker is honoured
+        // only while its writer keeps it there (SpecSet.allowEmptyMarker).
+        if desired.resources.isEmpty && !observed.isEmpty && !options.allowEmpty && !specs.emptyIntended && desired.pruneHold == nil {
             throw ReconcileError.emptySpecs(directory: specs.directory, existing: observed.count)
         }
     }
