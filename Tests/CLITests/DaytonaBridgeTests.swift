@@ -160,6 +160,11 @@ struct DaytonaBridgeTests {
         let a = "3f2a9c1e-abab-4000-8000-000000000007"
         j = try s.run("CREATE_SANDBOX", a, payload: Self.create(a, snapshot: "no-such-image"))
         #expect(Self.status(j) == "FAILED" && (j["errorMessage"] as? String)?.contains("no-such-image") == true, "\(j) \(s.logs)")
+        // Its spec stays (desired state) until Daytona destroys it; the destroy completes
+        // although no VM ever existed.
+        j = try s.run("DESTROY_SANDBOX", a)
+        #expect(Self.status(j) == "COMPLETED", "\(j) \(s.logs)")
+        #expect(DaemonTests.status(s.h, a) == nil)
         j = try s.run("START_SANDBOX", "3f2a9c1e-0000-4000-8000-00000000dead", payload: "{}")
         #expect(Self.status(j) == "FAILED" && (j["errorMessage"] as? String)?.contains("does not exist") == true, "\(j)")
         #expect(s.cp.violations.isEmpty, "\(s.cp.violations)")
@@ -196,7 +201,8 @@ struct DaytonaBridgeTests {
             address = String(line.split(separator: " ").last ?? "")
             return true
         }, "\(bridge.log)")
-        let smoke = CLIHarness.exec(["/usr/bin/python3", "\(StandIn.tools)/v0client.py", "smoke", "--url", address, "--token", Self.token])
+        let smoke = CLIHarness.exec(["/usr/bin/python3", "\(StandIn.tools)/v0client.py", "smoke", "--url", address, "--token", Self.token,
+                                     "--snapshot", "ubuntu-base.1", "--timeout", "30"])
         #expect(smoke.status == 0, "\(smoke.output)\n\(bridge.log)\n\(daemon.log)")
         bridge.stop()
         _ = daemon.stop()

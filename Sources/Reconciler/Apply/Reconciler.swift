@@ -201,6 +201,13 @@ public actor Reconciler {
         let converged = remaining.isEmpty && failed.isEmpty && plan.heldBack.isEmpty
             && !plan.findings.contains { $0.severity == .blocked }
         try await recordConditions(desired: desired, plan: plan, failed: failed)
+        // A removed spec whose sandbox never came to be has nothing to destroy, so no destroy
+        // forgets it: forget it here, or its status would show it as wanted forever.
+        if desired.pruneHold == nil {
+            for id in try await store.specHeaders().keys where id.kind == .sandbox && desired.resources[id] == nil && observed.sandboxes[id.name] == nil {
+                try await store.forget(id)
+            }
+        }
         try await store.endPass(pass, outcome: converged ? "converged" : "not-converged", actions: outcomes.count)
         return ApplyReport(converged: converged, iterations: iterations, outcomes: outcomes, heldBack: plan.heldBack,
                            findings: findings, failed: failed, remaining: remaining, frozen: desired.frozen,
