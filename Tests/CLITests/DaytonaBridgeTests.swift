@@ -96,7 +96,23 @@ struct DaytonaBridgeTests {
         #expect(DaemonTests.until { FileManager.default.contents(atPath: "\(s.h.state)/status/Snapshot/snap-1.json") == nil }, "\(s.logs)")
         #expect(!(s.daemon?.log.contains("--allow-empty") ?? true), "\(s.logs)")
         #expect(s.h.vmmPIDs().isEmpty)
+        // The first healthcheck went out at start-up, and `converge run` was seen alive.
+        var runner: [String: Any]?
+        #expect(DaemonTests.until {
+            runner = (s.cp.admin("GET", "/_standin/runner") as? [String: Any])?["runner"] as? [String: Any]
+            return runner?["state"] as? String == "ready" && runner?["appVersion"] is String
+        }, "\(String(describing: runner))")
+        #expect(Self.filesHolding(Self.token, under: s.h.root, except: [s.tokenFile, "\(s.h.root)/standin.log"]).isEmpty)
         #expect(s.cp.violations.isEmpty, "\(s.cp.violations)")
+    }
+
+    /// Files under `root` whose bytes contain `secret` (the spec directory, status files,
+    /// database, metrics, logs), apart from `except`.
+    static func filesHolding(_ secret: String, under root: String, except: [String]) -> [String] {
+        let needle = Data(secret.utf8)
+        return ((FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? []).map { "\(root)/\($0)" }
+            .filter { !except.contains($0) }
+            .filter { FileManager.default.contents(atPath: $0)?.range(of: needle) != nil }
     }
 
     @Test("without the marker an emptied directory is still refused, as for hand-written trees")
@@ -139,6 +155,7 @@ struct DaytonaBridgeTests {
         let counts = s.cp.counts
         let tries = (counts["listJobs"] ?? 0) + (counts["pollJobs"] ?? 0)
         #expect(tries >= 1 && tries <= 3, "\(counts)")
+        #expect((counts["runnerHealthcheck"] ?? 0) <= 2, "\(counts)")
         #expect(s.bridge?.log.components(separatedBy: "refused the runner token").count == 2, "\(s.logs)")
         for text in [s.bridge?.log ?? "", CLIHarness.exec(["/bin/cat", "\(s.h.root)/bridge.log"]).stdout] {
             #expect(!text.contains("wrong-token-value") && !text.contains(Self.token))

@@ -137,24 +137,31 @@ public struct V2Runner: Sendable {
 
     // MARK: - Health
 
+    /// Sends one healthcheck at once, then every interval; sooner when `converge run`
+    /// comes or goes, so the runner's state never lags the reconciler's by a whole interval.
     private func healthLoop() async {
         var problem: String?
+        var lastSent: Date?
+        var lastHealthy: Bool?
         while !Task.isCancelled {
             let body = Healthcheck.collect(status, version: settings.version, apiUrl: settings.advertisedURL)
-            do {
-                try await api.healthcheck(try JSONEncoder().encode(body))
-                problem = nil
-            } catch is CancellationError {
-                return
-            } catch {
-                // The poll loop already says when the control plane is away or refuses the token.
-                let text = "\(error)"
-                if text != problem, (error as? ControlPlaneError)?.isClientError == true, (error as? ControlPlaneError)?.isUnauthorized == false {
-                    log("healthcheck refused: \(text)")
+            let healthy = body.serviceHealth.allSatisfy(\.healthy)
+            if lastSent.map({ Date().timeIntervalSince($0) >= settings.healthInterval }) ?? true || healthy != lastHealthy {
+                lastSent = Date()
+                lastHealthy = healthy  // a failed send is retried at the interval, not every tick
+                do {
+                    try await api.healthcheck(try JSONEncoder().encode(body))
+                    problem = nil
+                } catch is CancellationError {
+                    return
+                } catch {
+                    // The poll loop already says when the control plane is away or refuses the token.
+                    let text = "\(error)"
+                    if text != problem, let e = error as? ControlPlaneError, e.isClientError, !e.isUnauthorized { log("healthcheck refused: \(text)") }
+                    problem = text
                 }
-                problem = text
             }
-            do { try await Task.sleep(for: .seconds(settings.healthInterval)) } catch { return }
+            do { try await Task.sleep(for: .seconds(min(2, settings.healthInterval))) } catch { return }
         }
     }
 }
