@@ -19,6 +19,9 @@ let package = Package(
         // nftables rules written from inside a slot's namespace without spawning `nft`.
         .systemLibrary(name: "CNFTables", path: "Sources/CNFTables", pkgConfig: "libnftables",
                        providers: [.apt(["libnftables-dev"])]),
+        // The Daytona bridge's HTTP client: TLS, proxies and redirects as operators expect of https.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
         // setns, unshare, bind mounts and TUNSETIFF, which Swift's Glibc module hides.
         .target(name: "CSystemShim", path: "Sources/CSystemShim"),
 
@@ -26,7 +29,9 @@ let package = Package(
         .target(name: "Resources", dependencies: ["CYAML"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "Reconciler", dependencies: ["Resources", "CSQLite"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "Drivers", dependencies: ["Reconciler", "Resources", "CSystemShim", "CNFTables"], exclude: ["README.md"], swiftSettings: strict),
-        .target(name: "ConvergeCLI", dependencies: ["Resources", "Reconciler", "Drivers"], swiftSettings: strict),
+        // Daytona jobs → spec files; observed status → job results. Writes only spec files.
+        .target(name: "DaytonaBridge", dependencies: ["Resources", "CCurl"], exclude: ["README.md"], swiftSettings: strict),
+        .target(name: "ConvergeCLI", dependencies: ["Resources", "Reconciler", "Drivers", "DaytonaBridge"], swiftSettings: strict),
         .executableTarget(name: "converge", dependencies: ["ConvergeCLI"], swiftSettings: strict),
 
         // MARK: - Test doubles of the outside world
@@ -38,6 +43,7 @@ let package = Package(
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Resources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "Reconciler", "Resources"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["Drivers"], swiftSettings: strict),
+        .testTarget(name: "DaytonaBridgeTests", dependencies: ["DaytonaBridge", "Resources"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: [], path: "Tests/SimulatorTests", swiftSettings: strict),
     ]
 )

@@ -7,7 +7,7 @@ public enum CLI {
 
     static let commands: [any Command.Type] = [
         ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, GetCommand.self, StatusCommand.self,
-        EventsCommand.self, StatsCommand.self, VersionCommand.self, BenchCommand.self,
+        EventsCommand.self, StatsCommand.self, DaytonaCommand.self, VersionCommand.self, BenchCommand.self,
     ]
 
     static var usage: String {

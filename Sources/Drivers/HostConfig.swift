@@ -19,6 +19,9 @@ public struct HostConfig: Sendable {
         "CVD_ADB_BASE_PORT", "CVD_MAX_INSTANCES", "CVD_DEFAULT_CPUS", "CVD_DEFAULT_MEMORY_MB", "QEMU_BINARY", "QEMU_ACCEL",
         "QEMU_MACHINE", "QEMU_KERNEL_PATH", "QEMU_INITRAMFS_PATH", "QEMU_CMDLINE", "QEMU_SANDBOXES_PATH", "QEMU_SOCKETS_PATH",
         "QEMU_IMAGES_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH", "CONVERGE_NET_PREFIX",
+        // The Daytona bridge (`converge daytona`).
+        "DAYTONA_API_URL", "DAYTONA_RUNNER_TOKEN", "POLL_TIMEOUT", "POLL_LIMIT", "HEALTHCHECK_INTERVAL", "DAYTONA_LINUX_RUNTIME",
+        "DAYTONA_FAIL_AFTER",
     ]
 
     /// Loads `file` (if given, or `STATE/config.yaml` if present) and the environment.

@@ -131,8 +131,9 @@ public actor Reconciler {
     }
 
     private func checkNotEmpty(_ specs: SpecSet, _ desired: DesiredState, _ observed: ObservedState, _ options: ApplyOptions) throws {
-        // Held prunes destroy nothing, so there is nothing to refuse.
-        if desired.resources.isEmpty && !observed.isEmpty && !options.allowEmpty && desired.pruneHold == nil {
+        // Held prunes destroy nothing, so there is nothing to refuse. The marker is honoured
+        // only while its writer keeps it there (SpecSet.allowEmptyMarker).
+        if desired.resources.isEmpty && !observed.isEmpty && !options.allowEmpty && !specs.emptyIntended && desired.pruneHold == nil {
             throw ReconcileError.emptySpecs(directory: specs.directory, existing: observed.count)
         }
     }
@@ -221,6 +222,13 @@ public actor Reconciler {
             && !plan.findings.contains { $0.severity == .blocked }
         clock.lap("events")
         try await recordConditions(desired: desired, plan: plan, failed: failed)
+        // A removed spec whose sandbox never came to be has nothing to destroy, so no destroy
+        // forgets it: forget it here, or its status would show it as wanted forever.
+        if desired.pruneHold == nil {
+            for id in try await store.specHeaders().keys where id.kind == .sandbox && desired.resources[id] == nil && observed.sandboxes[id.name] == nil {
+                try await store.forget(id)
+            }
+        }
         try await store.endPass(pass, outcome: converged ? "converged" : "not-converged", actions: outcomes.count)
         clock.lap("conditions")
         return ApplyReport(converged: converged, iterations: iterations, outcomes: outcomes, heldBack: plan.heldBack,

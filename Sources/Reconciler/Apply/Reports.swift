@@ -65,7 +65,7 @@ public enum ReconcileError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .emptySpecs(let dir, let n):
-            "\(dir) holds no resources, but Converge manages \(n) on this host; an empty spec directory is never read as \"destroy everything\". Check the path, or pass --allow-empty to destroy them"
+            "\(dir) holds no resources, but Converge manages \(n) on this host; an empty spec directory is never read as \"destroy everything\". Check the path, or pass --allow-empty to destroy them (a writer that means an empty set keeps the file \(SpecSet.allowEmptyMarker) in the directory)"
         case .recordedTwice(let name, let runtimes):
             "sandbox \(name) is recorded by two runtimes (\(runtimes.map(\.rawValue).joined(separator: " and "))); nothing is changed until one record is removed (its cvg-\(name)/converge.json in that runtime's sandboxes directory)"
         }

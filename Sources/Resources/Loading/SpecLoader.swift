@@ -55,10 +55,12 @@ public enum SpecLoader {
         }
         diagnostics.sort { ($0.file, $0.mark) < ($1.file, $1.mark) }
         diagnostics = capped(diagnostics)
-        return SpecSet(
+        var set = SpecSet(
             directory: directory, resources: resources, diagnostics: diagnostics, invalidFiles: invalid,
             declaredInInvalidFiles: invalid.reduce(into: Set()) { $0.formUnion(declared[$1] ?? []) },
             fileCount: entries.count, sources: texts.filter { invalid.contains($0.key) })
+        set.emptyIntended = FileManager.default.fileExists(atPath: "\(revision.root)/\(SpecSet.allowEmptyMarker)")
+        return set
     }
 
     /// One file read, parsed and decoded on its own.

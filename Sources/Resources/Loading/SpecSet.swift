@@ -17,6 +17,13 @@ public struct SpecSet: Sendable {
     public var fileCount: Int
     /// The text of files with diagnostics, to print source lines under errors.
     public var sources: [String: String]
+    /// The directory holds `allowEmptyMarker`: its writer (the Daytona bridge) says that
+    /// an empty set is intended, so "no specs" means "no sandboxes", not a lost mount.
+    public var emptyIntended = false
+
+    /// The file a writer keeps at the top of a spec directory while an empty set is
+    /// intended. It starts with "." so the loader never reads it as a spec.
+    public static let allowEmptyMarker = ".converge-allow-empty"
 
     public init(directory: String, resources: [ResourceID: Resource], diagnostics: [Diagnostic], invalidFiles: Set<String>,
                 declaredInInvalidFiles: Set<ResourceID>, fileCount: Int, sources: [String: String]) {
