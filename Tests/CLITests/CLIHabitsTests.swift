@@ -137,15 +137,16 @@ struct CLIHabitsTests {
     /// Every option each command's parser takes; a command missing here fails the test below.
     static let optionsByCommand: [String: [(option: String, value: String?)]] = [
         "validate": [],
-        "plan": [("--max-destroy", "1"), ("--force", nil), ("--allow-empty", nil)],
-        "apply": [("--max-destroy", "1"), ("--force", nil), ("--allow-empty", nil), ("--concurrency", "2")],
+        "plan": [("--max-destroy", "1"), ("--force", nil), ("--allow-empty", nil), ("--resync", "0s")],
+        "apply": [("--max-destroy", "1"), ("--force", nil), ("--allow-empty", nil), ("--resync", "0s"), ("--concurrency", "2")],
+        "daytona": [("--api-url", "http://127.0.0.1:1/api"), ("--token-file", "/nonexistent"), ("--serve", "127.0.0.1:1")],
         "run": [("--resync", "1s"), ("--grace", "1s"), ("--max-destroy", "1"), ("--force", nil), ("--allow-empty", nil)],
         "get": [],
         "status": [],
         "events": [("--limit", "5")],
         "stats": [("--html", "/nonexistent"), ("--since", "1h"), ("--limit", "5")],
         "version": [],
-        "bench": [("--count", "1"), ("--rounds", "1"), ("--per-file", "1"), ("--keep", "/nonexistent"), ("--sim", "/nonexistent")],
+        "bench": [("--count", "1"), ("--rounds", "1"), ("--per-file", "1"), ("--keep", "/nonexistent"), ("--sim", "/nonexistent"), ("--network", nil)],
     ]
     static let globals = ["--state DIR", "--config FILE", "--json", "-v, --verbose", "-h, --help"]
 

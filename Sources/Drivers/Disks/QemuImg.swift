@@ -40,7 +40,12 @@ public struct QemuImg: Sendable {
     public func createOverlay(at path: String, backing: String, size: Int64) async throws {
         let temporary = path + ".tmp"
         try? FileManager.default.removeItem(atPath: temporary)
-        try QCOW2Overlay.create(at: temporary, backing: backing, size: size)
+        do {
+            try QCOW2Overlay.create(at: temporary, backing: backing, size: size)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)  // a half-written file holds space
+            throw error
+        }
         guard rename(temporary, path) == 0 else {
             throw SystemError(call: "rename(\(temporary), \(path))", code: errno)
         }

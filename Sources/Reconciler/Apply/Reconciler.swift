@@ -212,9 +212,7 @@ public actor Reconciler {
             clock.lap("actions")
             outcomes += results
             for r in results where !r.succeeded { failed[r.action.id] = r.error ?? "failed" }
-            // What was acted on is asked again; the rest may be trusted within the pass.
-            let acted = Set(results.filter { $0.action.id.kind == .sandbox }.map(\.action.id.name))
-            known = trust.trusted(observed.sandboxes.filter { !acted.contains($0.key) }, desired: desired.resources)
+            known = trust.trusted(Self.afterActions(observed.sandboxes, results), desired: desired.resources)
             destroyed += results.filter { $0.succeeded && $0.action.isDestructive }.count
         }
         let remaining = plan.actions
@@ -234,6 +232,22 @@ public actor Reconciler {
         return ApplyReport(converged: converged, iterations: iterations, outcomes: outcomes, heldBack: plan.heldBack,
                            findings: findings, failed: failed, remaining: remaining, frozen: desired.frozen,
                            pruneHold: desired.pruneHold, observed: observed, phases: clock)
+    }
+
+    /// What the next round may trust after `results`: a sandbox acted on is asked again,
+    /// except after a balloon change, whose new target the action has just verified with
+    /// the VMM (asking a thousand guest agents again to learn it would cost the pass).
+    static func afterActions(_ sandboxes: [String: ObservedSandbox], _ results: [ActionOutcome]) -> [String: ObservedSandbox] {
+        var next = sandboxes
+        for result in results where result.action.id.kind == .sandbox {
+            let name = result.action.id.name
+            if result.succeeded, result.action.verb == .balloon, let size = result.action.balloon, next[name]?.balloon != nil {
+                next[name]?.balloon?.target = size
+            } else {
+                next[name] = nil
+            }
+        }
+        return next
     }
 
     /// Runs `actions` as a graph: an action starts once the actions it depends on (and
