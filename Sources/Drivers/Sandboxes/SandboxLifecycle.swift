@@ -150,7 +150,8 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     }
 
     private func emptyDirectories() -> [String] {
-        layout.sandboxDirectoryNames().map(layout.directory).filter { dir in
+        // A directory with a record is not empty: one access() instead of a listing each.
+        layout.sandboxDirectoryNames().filter { access(layout.metadata($0), F_OK) != 0 }.map(layout.directory).filter { dir in
             (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true
         }
     }

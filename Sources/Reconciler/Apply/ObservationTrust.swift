@@ -13,7 +13,7 @@ struct ObservationTrust {
         var result: [String: ObservedSandbox] = [:]
         for (name, observed) in known {
             guard let verified = observed.verifiedAt else { continue }
-            if now - verified < window(for: name, desired) { result[name] = observed }
+            if now - verified < window(for: name, desired) * Self.spread(name) { result[name] = observed }
         }
         return result
     }
@@ -24,5 +24,13 @@ struct ObservationTrust {
         guard let spec = desired[ResourceID(.sandbox, name)]?.sandbox, let policyName = spec.balloonPolicy,
               let policy = desired[ResourceID(.balloonPolicy, policyName)]?.balloonPolicy else { return resync }
         return min(resync, Double(policy.interval.milliseconds) / 1000)
+    }
+
+    /// 0.75…1.25, fixed per name: sandboxes verified in one pass come due in different
+    /// passes, so a resync asks a share of the VMMs each pass instead of all in one.
+    static func spread(_ name: String) -> Double {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across processes
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return 0.75 + Double(hash % 1000) / 2000
     }
 }

@@ -181,6 +181,8 @@ public actor Reconciler {
         let trust = ObservationTrust(resync: options.resync)
         var recorded = try await store.observedByName()
         var known = trust.trusted(recorded, desired: desired.resources)
+        clock.lap("read recorded observations")
+        clock.lap("read recorded observations")
         while true {
             observed = try await observe(trusting: known)
             clock.lap("observe")

@@ -132,9 +132,8 @@ public actor Store {
     }
 
     public func observedSandboxes() throws -> [ObservedSandbox] {
-        try db.rows("SELECT state_json FROM observed WHERE kind = 'Sandbox' ORDER BY name").compactMap {
-            $0[0].text.flatMap { try? decoder.decode(ObservedSandbox.self, from: Data($0.utf8)) }
-        }
+        let texts = try db.rows("SELECT state_json FROM observed WHERE kind = 'Sandbox' ORDER BY name").compactMap { $0[0].text }
+        return ParallelDecode.decode(ObservedSandbox.self, texts)
     }
 
     /// Records (or, with nil, removes) the applied spec of a resource whose effect is a record.
