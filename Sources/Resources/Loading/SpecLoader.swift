@@ -88,6 +88,10 @@ public enum SpecLoader {
                 result.text = contents
             }
         }
+        // A daemon loads the same files pass after pass: one whose bytes did not change
+        // is not parsed again.
+        if let known = ParsedCache.shared.lookup(name, text: result.text!) { return known }
+        defer { ParsedCache.shared.store(result) }
         let context = DecodeContext(file: name)
         do throws(Diagnostic) {
             for document in try YAMLReader.documents(in: result.text!, file: name) {
@@ -155,4 +159,26 @@ private final class ParsedFiles: @unchecked Sendable {
     }
 
     func all() -> [SpecLoader.ParsedFile] { slots.compactMap { $0 } }
+}
+
+/// Files parsed in this process, by their name and exact contents (at most a few thousand
+/// files: a spec tree's size).
+private final class ParsedCache: @unchecked Sendable {
+    static let shared = ParsedCache()
+    private var files: [String: SpecLoader.ParsedFile] = [:]
+    private let lock = NSLock()
+
+    func lookup(_ name: String, text: String) -> SpecLoader.ParsedFile? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let file = files[name], file.text == text else { return nil }
+        return file
+    }
+
+    func store(_ file: SpecLoader.ParsedFile) {
+        lock.lock()
+        defer { lock.unlock() }
+        if files.count > 20_000 { files.removeAll() }
+        files[file.name] = file
+    }
 }
