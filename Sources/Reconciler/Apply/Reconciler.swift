@@ -237,13 +237,15 @@ public actor Reconciler {
     }
 
     /// What the next round may trust after `results`: a sandbox acted on is asked again,
-    /// except after a balloon change, whose new target the action has just verified with
-    /// the VMM (asking a thousand guest agents again to learn it would cost the pass).
+    /// except after a balloon change under a policy, whose new target the action has just
+    /// verified with the VMM (asking a thousand guest agents again to learn it would cost
+    /// the pass; the policy's interval asks them again soon enough).
     static func afterActions(_ sandboxes: [String: ObservedSandbox], _ results: [ActionOutcome]) -> [String: ObservedSandbox] {
         var next = sandboxes
         for result in results where result.action.id.kind == .sandbox {
             let name = result.action.id.name
-            if result.succeeded, result.action.verb == .balloon, let size = result.action.balloon, next[name]?.balloon != nil {
+            if result.succeeded, result.action.verb == .balloon, let size = result.action.balloon,
+               next[name]?.balloon != nil, next[name]?.config.balloonPolicy != nil {
                 next[name]?.balloon?.target = size
             } else {
                 next[name] = nil
