@@ -72,11 +72,14 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
     public var savedMemory: Quantity?
     /// What it is a clone of (`snapshot S`, `fork of P`), when restored with memory.
     public var cloneOf: String?
+    /// The device a runtime that names its own instances gave it (Cuttlefish: group, id, ADB serial).
+    public var device: DeviceInstance?
 
     public init(name: String, config: SandboxConfig, intendedState: PowerState, vm: VMState, process: ProcessIdentity? = nil,
                 liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true, slot: NetworkSlot? = nil,
                 balloon: ObservedBalloon? = nil, misplaced: String? = nil, diskChain: [String] = [], savedMemory: Quantity? = nil,
-                cloneOf: String? = nil) {
+                cloneOf: String? = nil, device: DeviceInstance? = nil) {
+        self.device = device
         self.misplaced = misplaced
         self.diskChain = diskChain
         self.savedMemory = savedMemory
@@ -101,6 +104,23 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
         case .absent: intendedState == .suspended ? .suspended : .stopped
         default: nil
         }
+    }
+}
+
+/// One instance of a runtime that allocates its own (a Cuttlefish group of one device):
+/// recorded beside the sandbox, so it survives restarts and the loss of the database.
+public struct DeviceInstance: Hashable, Sendable, Codable {
+    /// The runtime's own name for it (a cvd group).
+    public var group: String
+    /// The host-wide instance number, from which its ports derive.
+    public var id: Int
+    /// How adb reaches it (`127.0.0.1:<base port + id − 1>`).
+    public var serial: String
+
+    public init(group: String, id: Int, serial: String) {
+        self.group = group
+        self.id = id
+        self.serial = serial
     }
 }
 
