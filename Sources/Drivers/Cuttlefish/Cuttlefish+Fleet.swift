@@ -51,6 +51,13 @@ extension Cuttlefish {
             return nil
         }
 
+        /// Where the instance's disks live once launched: before the first launch cvd prints
+        /// the legacy `home/cuttlefish_runtime.<id>`, but launches into `…/instances/cvd-<id>`.
+        public var diskDirectory: String {
+            guard let base = baseDirectory, let id, !instanceDir.hasSuffix("/cvd-\(id)") else { return instanceDir }
+            return "\(base)/home/cuttlefish/instances/cvd-\(id)"
+        }
+
         /// The group's base directory (`/var/tmp/cvd/<uid>/<ns>`), whose `home` names the HOME it was made with.
         var baseDirectory: String? {
             instanceDir.range(of: "/home/cuttlefish").map { String(instanceDir[..<$0.lowerBound]) }

@@ -89,8 +89,8 @@ extension Cuttlefish.Adapter {
             let target = "\(directory)/\(Self.diskDirectory)"
             try? FileManager.default.removeItem(atPath: target + ".tmp")
             try FileManager.default.createDirectory(atPath: target + ".tmp", withIntermediateDirectories: true)
-            for entry in Self.diskEntries(instance.instanceDir) {
-                try await Self.copySparse("\(instance.instanceDir)/\(entry)", to: "\(target).tmp/\(entry)")
+            for entry in Self.diskEntries(instance.diskDirectory) {
+                try await Self.copySparse("\(instance.diskDirectory)/\(entry)", to: "\(target).tmp/\(entry)")
             }
             try? FileManager.default.removeItem(atPath: target)
             try FileManager.default.moveItem(atPath: target + ".tmp", toPath: target)
@@ -103,8 +103,9 @@ extension Cuttlefish.Adapter {
         guard let instance = try await tools.fleet().instance(of: group) else {
             throw StepFailure(step: "cuttlefish.disk.restore", message: "group \(group) vanished before its disks were restored")
         }
+        try FileManager.default.createDirectory(atPath: instance.diskDirectory, withIntermediateDirectories: true)
         for entry in Self.diskEntries(disks) {
-            let target = "\(instance.instanceDir)/\(entry)"
+            let target = "\(instance.diskDirectory)/\(entry)"
             try? FileManager.default.removeItem(atPath: target)
             try await Self.copySparse("\(disks)/\(entry)", to: target)
         }
