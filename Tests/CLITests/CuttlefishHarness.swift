@@ -49,6 +49,14 @@ extension CLIHarness {
         return result
     }
 
+    /// The directory cvd launched group `group`'s instance in.
+    func instanceDirectory(_ group: String) -> String? {
+        guard let json = json(sim("cvd", "fleet").stdout) as? [String: Any], let groups = json["groups"] as? [[String: Any]],
+              let found = groups.first(where: { $0["group_name"] as? String == group }),
+              let instance = (found["instances"] as? [[String: Any]])?.first else { return nil }
+        return instance["instance_dir"] as? String
+    }
+
     /// Groups cvd still lists, and runtime files left in the simulator's /tmp.
     func cuttlefishGroups() -> [String] {
         fleet().keys.map { "cvd group \($0)" }.sorted()

@@ -31,6 +31,8 @@ extension Cuttlefish {
         public var cvd: String
         public var adb: String
         public var home: String
+        /// Variables added to the inherited environment (tests: the simulator's root).
+        public var environment: [String: String] = [:]
         /// Seconds and calls spent inside cvd and adb, for Converge's own overhead.
         public static let clock = ToolClock()
 
@@ -41,7 +43,7 @@ extension Cuttlefish {
         /// - Throws: `CVDError` on a non-zero exit (stderr kept for the event).
         @discardableResult
         public func cvd(_ group: String?, _ args: [String], timeout: Double? = nil) async throws -> String {
-            var environment = ProcessInfo.processInfo.environment
+            var environment = ProcessInfo.processInfo.environment.merging(self.environment) { _, new in new }
             environment["HOME"] = group.map(home(of:)) ?? home
             if let group { try FileManager.default.createDirectory(atPath: home(of: group), withIntermediateDirectories: true) }
             let argv = [cvd] + (group.map { ["--group_name=\($0)"] } ?? []) + args
@@ -66,7 +68,7 @@ extension Cuttlefish {
         /// `adb -s SERIAL shell getprop sys.boot_completed`: true for `1`, false for anything
         /// else, nil when adb did not answer within `timeout` (it blocks on a suspended device).
         public func bootCompleted(_ serial: String, timeout: Double) async -> Bool? {
-            var environment = ProcessInfo.processInfo.environment
+            var environment = ProcessInfo.processInfo.environment.merging(self.environment) { _, new in new }
             environment["HOME"] = home
             let argv = [adb, "-s", serial, "shell", "getprop", "sys.boot_completed"]
             let env = environment

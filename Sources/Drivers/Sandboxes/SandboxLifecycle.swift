@@ -56,6 +56,9 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         let live = await liveState(name, record)
         let disk = layout.disk(name)
         let hasDisk = if let owner = vmm as? any DiskOwningVMM { await owner.hasDisks(name, record) } else { FileManager.default.fileExists(atPath: disk) }
+        // A device allocated by a launch that a crash kept from being recorded is asked for.
+        var device = record.device
+        if device == nil && live.state.hasProcess { device = await vmm.device(name, record) }
         // A clone whose first restore never completed counts as not made yet: made again.
         let made = hasDisk && !(record.cloning == true && live.state == .absent)
         return ObservedSandbox(name: name, config: record.config, intendedState: record.intendedState, vm: live.state,
@@ -63,7 +66,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
                                diskExists: made, slot: record.slot, balloon: live.balloon, misplaced: live.misplaced,
                                diskChain: BackingChain.chain(of: disk),
                                savedMemory: record.savedState.flatMap { $0.owned ? DiskUsage.bytes(under: $0.directory) : nil }.map { Quantity(bytes: $0) },
-                               cloneOf: record.cloneOf, device: record.device)
+                               cloneOf: record.cloneOf, device: device)
     }
 
     /// Liveness is pid + start time + an answer on the socket, never a bare pid; and a VMM
