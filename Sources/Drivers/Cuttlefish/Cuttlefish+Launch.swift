@@ -28,27 +28,35 @@ extension Cuttlefish.Adapter {
             try await clean(id, killing: true, journal: journal)
             try await journal.step(.cuttlefishStart) { try await launch(group, ["start"] + launchFlags(record.config, snapshot: snapshot), journal) }
         } else {
-            // The id it had, when still free: its adb serial stays the same across a re-creation.
-            let id = record.device.flatMap { fleet.ids.contains($0.id) || host.crosvm($0.id) != nil ? nil : $0.id }
-            if let id { try await clean(id, killing: false, journal: journal) }
-            let restoreDisks = snapshot == nil ? diskSnapshot(record.config) : nil
-            let artifacts = try source(of: record.config, snapshots: snapshotsDirectory)
-            var args = ["create", "--host_path=\(artifacts)", "--product_path=\(artifacts)"]
-            if let id { args.append("--base_instance_num=\(id)") }
-            if restoreDisks != nil { args.append("--nostart") }
-            args += launchFlags(record.config, snapshot: snapshot)
-            let create = args
-            try await journal.step(.cuttlefishCreate) { try await launch(group, create, journal) }
-            if let restoreDisks {
-                // Disks of a disk-only snapshot go into the new instance before its first start.
-                try await journal.step(.cuttlefishDiskRestore) { try await restore(disks: restoreDisks, into: group) }
-                try await journal.step(.cuttlefishStart) { try await launch(group, ["start"] + launchFlags(record.config, snapshot: nil), journal) }
-            }
+            try await create(name, record, fleet: fleet, snapshot: snapshot, start: true, journal: journal)
         }
         guard let id = try await tools.fleet().instance(of: group)?.id, let process = host.crosvm(id) else {
             throw StepFailure(step: "cuttlefish.start", message: "cvd reported group \(group) launched, but no crosvm of it runs (CVD_TMP_PATH \(host.tmp) must be where cvd keeps cf_avd_\(host.uid))")
         }
         return process
+    }
+
+    /// `cvd create` of the sandbox's group (`--nostart` unless `start`), on the id it had
+    /// when still free, so its adb serial stays the same across a re-creation. A disk-only
+    /// snapshot's files go into the new instance before its first start.
+    func create(_ name: String, _ record: SandboxRecord, fleet: Cuttlefish.Fleet, snapshot: String?, start: Bool, journal: StepJournal) async throws {
+        let group = Cuttlefish.groupName(name)
+        let id = record.device.flatMap { fleet.ids.contains($0.id) || host.crosvm($0.id) != nil ? nil : $0.id }
+        if let id { try await clean(id, killing: false, journal: journal) }
+        let restoreDisks = snapshot == nil ? diskSnapshot(record.config) : nil
+        let artifacts = try source(of: record.config, snapshots: snapshotsDirectory)
+        var args = ["create", "--host_path=\(artifacts)", "--product_path=\(artifacts)"]
+        if let id { args.append("--base_instance_num=\(id)") }
+        if restoreDisks != nil || !start { args.append("--nostart") }
+        args += launchFlags(record.config, snapshot: snapshot)
+        let create = args
+        try await journal.step(.cuttlefishCreate) { try await launch(group, create, journal) }
+        if let restoreDisks {
+            try await journal.step(.cuttlefishDiskRestore) { try await restore(disks: restoreDisks, into: group) }
+            if start {
+                try await journal.step(.cuttlefishStart) { try await launch(group, ["start"] + launchFlags(record.config, snapshot: nil), journal) }
+            }
+        }
     }
 
     /// cvd already waited for the boot; adb confirms it (reference: "still poll briefly").
@@ -163,6 +171,17 @@ extension Cuttlefish.Adapter {
 }
 
 extension Cuttlefish.Adapter: DiskOwningVMM {
+    /// A sandbox created `stopped`: its group is made (`cvd create --nostart`), not started.
+    public func makeDisks(_ name: String, _ record: SandboxRecord, journal: StepJournal) async throws {
+        let group = Cuttlefish.groupName(name)
+        let fleet = try await tools.fleet()
+        if let found = fleet.instance(of: group) {
+            guard owns(group, found) else { throw foreign(group) }
+            return
+        }
+        try await create(name, record, fleet: fleet, snapshot: nil, start: false, journal: journal)
+    }
+
     public func hasDisks(_ name: String, _ record: SandboxRecord) async -> Bool {
         instance(name, in: await fleet()) != nil
     }

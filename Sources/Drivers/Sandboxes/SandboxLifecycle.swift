@@ -185,8 +185,9 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
             try await claimSlot(name, &record, journal: journal)
         }
         let disk = layout.disk(name)
-        if owner != nil {
-            // The VMM makes (or keeps) the device's disks when it starts it.
+        if let owner {
+            // The VMM makes (or keeps) the device's disks when it starts it; now when it stays stopped.
+            if state == .stopped && !keptDisk { try await owner.makeDisks(name, try recorded(name), journal: journal) }
         } else if keptDisk {
             let info = try await journal.step(.diskInspect) { try await disks.info(disk) }
             if info.virtualSize < config.disk.bytes {

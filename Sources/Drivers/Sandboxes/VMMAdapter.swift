@@ -98,6 +98,8 @@ public protocol VMMAdapter: Sendable {
 /// claims no slot for it, asks it whether the disks still exist, and leaves their removal
 /// to it. Defaults: a VMM whose disk is the lifecycle's overlay.
 public protocol DiskOwningVMM {
+    /// Makes the sandbox's device and disks without starting it (a sandbox created stopped).
+    func makeDisks(_ name: String, _ record: SandboxRecord, journal: StepJournal) async throws
     /// The disks the VMM made for the sandbox still exist (its device can start again).
     func hasDisks(_ name: String, _ record: SandboxRecord) async -> Bool
     /// Removes the sandbox's device and disks, and what the VMM left of it on the host;
