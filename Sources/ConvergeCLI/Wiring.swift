@@ -56,8 +56,9 @@ struct Wiring {
         var qemu = try QEMU.Runtime(config: host)
         qemu.network = network
         qemu.apiTimeout = try host.chAPITimeout()
-        reconciler = Reconciler(store: store, runtimes: [ch, qemu], network: network,
-                                snapshots: SnapshotStore(directory: host.chSnapshots, runtimes: [ch, qemu]), defaults: defaults)
+        let cuttlefish = try Cuttlefish.Runtime(config: host)
+        reconciler = Reconciler(store: store, runtimes: [ch, qemu, cuttlefish], network: network,
+                                snapshots: SnapshotStore(directory: host.chSnapshots, runtimes: [ch, qemu, cuttlefish]), defaults: defaults)
     }
 }
 

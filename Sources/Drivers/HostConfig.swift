@@ -18,7 +18,7 @@ public struct HostConfig: Sendable {
         "CH_DEFAULT_DISK_GB", "CVD_PATH", "CVD_ADB_PATH", "CVD_HOME", "CVD_ARTIFACTS_PATH", "CVD_INSTANCES_PATH",
         "CVD_ADB_BASE_PORT", "CVD_MAX_INSTANCES", "CVD_DEFAULT_CPUS", "CVD_DEFAULT_MEMORY_MB", "QEMU_BINARY", "QEMU_ACCEL",
         "QEMU_MACHINE", "QEMU_KERNEL_PATH", "QEMU_INITRAMFS_PATH", "QEMU_CMDLINE", "QEMU_SANDBOXES_PATH", "QEMU_SOCKETS_PATH",
-        "QEMU_IMAGES_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH", "CONVERGE_NET_PREFIX",
+        "QEMU_IMAGES_PATH", "QEMU_IMG", "CONVERGE_NETWORK_PATH", "CONVERGE_NET_PREFIX", "CVD_TMP_PATH", "CVD_LOCK_PATH",
         // The Daytona bridge (`converge daytona`).
         "DAYTONA_API_URL", "DAYTONA_RUNNER_TOKEN", "POLL_TIMEOUT", "POLL_LIMIT", "HEALTHCHECK_INTERVAL", "DAYTONA_LINUX_RUNTIME",
         "DAYTONA_FAIL_AFTER",
@@ -128,6 +128,35 @@ public struct HostConfig: Sendable {
         return flags.contains("vmx") || flags.contains("svm") ? "kvm" : "tcg"
     }
 
+    // MARK: - Cuttlefish
+
+    public var cvdBinary: String { values["CVD_PATH"] ?? Executables.find("cvd") ?? "/usr/bin/cvd" }
+    public var cvdADB: String { values["CVD_ADB_PATH"] ?? Executables.find("adb") ?? "/usr/bin/adb" }
+    /// The HOME cvd and adb run with; each group gets `CVD_HOME/<group>`, which is also how
+    /// Converge tells its own groups from others'.
+    public var cvdHome: String { path("CVD_HOME", default: "cuttlefish/home") }
+    /// Host packages and device images: `source.image: NAME` is `CVD_ARTIFACTS_PATH/NAME`.
+    public var cvdArtifacts: String { path("CVD_ARTIFACTS_PATH", default: "cuttlefish/artifacts") }
+    /// Converge's per-sandbox records (`cvg-NAME/converge.json`).
+    public var cvdInstances: String { path("CVD_INSTANCES_PATH", default: "cuttlefish/instances") }
+    /// Where cvd keeps per-uid runtime files (`cf_avd_<uid>`, `cf_env_<uid>`): /tmp on a real host.
+    public var cvdTmp: String { values["CVD_TMP_PATH"] ?? "/tmp" }
+    /// cvd's instance lock files (`local-instance-<id>.lock`).
+    public var cvdLocks: String { values["CVD_LOCK_PATH"] ?? "/var/tmp/cvd/lock" }
+
+    /// `CVD_ADB_BASE_PORT` (6520): instance N's adb port is base + N − 1.
+    public func cvdADBBasePort() throws -> Int { try integer("CVD_ADB_BASE_PORT", 6520, 1024...65000) }
+    /// `CVD_MAX_INSTANCES` (10, cuttlefish-host-resources' default `num_cvd_accounts`).
+    public func cvdMaxInstances() throws -> Int { try integer("CVD_MAX_INSTANCES", 10, 1...128) }
+
+    private func integer(_ name: String, _ fallback: Int, _ range: ClosedRange<Int>) throws -> Int {
+        guard let text = values[name] else { return fallback }
+        guard let v = Int(text), range.contains(v) else {
+            throw HostConfigError(name: name, value: text, expected: "an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+
     public var networkRecords: String { path("CONVERGE_NETWORK_PATH", default: "network") }
 
     /// The first letters of every network object's name (namespaces, links, the nftables
@@ -150,9 +179,13 @@ public struct HostConfig: Sendable {
             }
             return v
         }
-        return HostDefaults(cpus: try int("CH_DEFAULT_CPUS", 2, 1...256),
-                            memory: .mebibytes(Int64(try int("CH_DEFAULT_MEMORY_MB", 2048, 1024...4_194_304))),
-                            disk: .gibibytes(Int64(try int("CH_DEFAULT_DISK_GB", 20, 1...65536))))
+        var defaults = HostDefaults(cpus: try int("CH_DEFAULT_CPUS", 2, 1...256),
+                                    memory: .mebibytes(Int64(try int("CH_DEFAULT_MEMORY_MB", 2048, 1024...4_194_304))),
+                                    disk: .gibibytes(Int64(try int("CH_DEFAULT_DISK_GB", 20, 1...65536))))
+        // cvd's own defaults: 4 vCPUs, 4 GiB (runner-android's CVD_DEFAULT_*).
+        defaults.perRuntime[.cuttlefish] = .init(cpus: try int("CVD_DEFAULT_CPUS", 4, 1...256),
+                                                 memory: .mebibytes(Int64(try int("CVD_DEFAULT_MEMORY_MB", 4096, 2048...4_194_304))))
+        return defaults
     }
 }
 

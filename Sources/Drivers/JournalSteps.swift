@@ -4,4 +4,5 @@ import Reconciler
 /// crash-safety test crashes at each, before and after.
 public enum JournalSteps {
     public static let all: [JournalStep] = JournalStep.shared + JournalStep.memoryState + CloudHypervisor.journalSteps + QEMU.journalSteps
+        + Cuttlefish.journalSteps
 }

@@ -65,17 +65,21 @@ final class CLIHarness: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// Extra environment of every `converge` run (the Cuttlefish simulator's root).
+    var environment: [String: String] = [:]
+
     /// `converge ARGS --state STATE`.
     @discardableResult
     func converge(_ args: String...) -> Run {
-        Self.exec([Self.product("converge")] + args + ["--state", state])
+        converge(args, environment: [:])
     }
 
     /// `converge ARGS --state STATE` with extra environment (e.g. the crash hook).
     @discardableResult
-    func converge(_ args: [String], environment: [String: String]) -> Run {
-        Self.exec([Self.product("converge")] + args + ["--state", state],
-                  environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
+    func converge(_ args: [String], environment extra: [String: String]) -> Run {
+        let merged = environment.merging(extra) { _, new in new }
+        return Self.exec([Self.product("converge")] + args + ["--state", state],
+                         environment: merged.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(merged) { _, new in new })
     }
 
     /// Writes `text` as the only spec file of the spec directory.
@@ -114,10 +118,13 @@ final class CLIHarness: @unchecked Sendable {
     /// Files Converge made for sandboxes (sockets, locks, overlays, metadata, logs).
     func leftovers() -> [String] {
         var found: [String] = []
-        for dir in ["\(state)/ch/sandboxes", "\(state)/ch/sockets", "\(state)/ch/snapshots", "\(state)/qemu/sandboxes", "\(state)/qemu/sockets"] {
+        for dir in ["\(state)/ch/sandboxes", "\(state)/ch/sockets", "\(state)/ch/snapshots", "\(state)/qemu/sandboxes", "\(state)/qemu/sockets",
+                    "\(state)/cuttlefish/home"] + cuttlefishRuntimeDirectories {
             for entry in (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String]) ?? [] { found.append("\(dir)/\(entry)") }
         }
-        return found
+        let instances = "\(state)/cuttlefish/instances"
+        found += ((try? FileManager.default.contentsOfDirectory(atPath: instances)) ?? []).filter { $0.hasPrefix("cvg-") }.map { "\(instances)/\($0)" }
+        return found + cuttlefishGroups()
     }
 
     func json(_ text: String) -> Any? { try? JSONSerialization.jsonObject(with: Data(text.utf8)) }

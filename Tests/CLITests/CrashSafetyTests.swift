@@ -22,6 +22,37 @@ struct CrashSafetyTests {
         var runtime = "cloud-hypervisor"
     }
 
+    /// Sandbox `a` (and what `extra` adds) as a Cuttlefish device.
+    static func device(state: String = "running", cpus: Int = 2, compatible: Bool = false, sandbox: Bool = true, extra: String = "") -> String {
+        let a = "---\napiVersion: converge.dev/v1\nkind: Sandbox\nmetadata: {name: a}\nspec: {runtime: cuttlefish, source: {image: android}, cpus: \(cpus), memory: 2Gi, disk: 2Gi, state: \(state)\(compatible ? ", snapshotCompatible: true" : "")}\n"
+        return (sandbox ? a : "") + extra
+    }
+
+    /// The same changes on Cuttlefish devices (the steps of its adapter), against the simulator.
+    static let cuttlefishScenarios: [Scenario] = {
+        let snapshot = "---\napiVersion: converge.dev/v1\nkind: Snapshot\nmetadata: {name: s}\nspec: {source: {sandbox: a}, memory: false}\n"
+            + CLIHarness.device("b", "source: {snapshot: s}").replacingOccurrences(of: "source: {image: android}, ", with: "")
+        return [
+            Scenario(name: "cuttlefish create", setup: [], target: device(), keepsDisk: false, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish stop", setup: [device()], target: device(state: "stopped"), keepsDisk: true, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish start", setup: [device(state: "stopped")], target: device(), keepsDisk: true, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish pause", setup: [device(compatible: true)], target: device(state: "paused", compatible: true),
+                     keepsDisk: true, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish resume", setup: [device(state: "paused", compatible: true)], target: device(compatible: true),
+                     keepsDisk: true, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish suspend", setup: [device(compatible: true)], target: device(state: "suspended", compatible: true),
+                     keepsDisk: true, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish wake", setup: [device(compatible: true), device(state: "suspended", compatible: true)],
+                     target: device(compatible: true), keepsDisk: true, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish destroy", setup: [device()], target: device(sandbox: false), keepsDisk: false, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish disk snapshot and restore", setup: [device()], target: device(extra: snapshot), keepsDisk: true, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish dead device", setup: [device()], target: device(), damage: { h in
+                _ = h.sim("cfsimctl", "kill-crosvm", "cvg_a", "--signal=KILL")
+            }, keepsDisk: false, runtime: "cuttlefish"),
+            Scenario(name: "cuttlefish resize", setup: [device()], target: device(cpus: 3), keepsDisk: true, runtime: "cuttlefish"),
+        ]
+    }()
+
     static func specs(state: String = "running", memory: String = "1Gi", limit: String = "2Gi", disk: String = "4Gi",
                       sandbox: Bool = true, pool: Bool = true, policy: String = "{interval: 30s}", qemu: Bool = false,
                       poolSize: Int = 1, extra: String = "") -> String {
@@ -120,9 +151,11 @@ struct CrashSafetyTests {
         var firstScenario: [String: Int] = [:]
         for (i, scenario) in scenarios.enumerated() {
             let h = try CLIHarness()
+            if scenario.runtime == "cuttlefish" { try h.enableCuttlefish() }
             for setup in scenario.setup {
                 try h.setSpecs(setup)
-                #expect(h.converge("apply", h.specs).status == 0)
+                let run = h.converge("apply", h.specs)
+                #expect(run.status == 0, "scenario \(scenario.name): setup: \(run.output)")
             }
             scenario.damage?(h)
             try h.setSpecs(scenario.target)
@@ -138,9 +171,15 @@ struct CrashSafetyTests {
         try crashAtEvery(JournalStep.shared + JournalStep.memoryState + CloudHypervisor.journalSteps, of: Self.scenarios)
     }
 
-    @Test("every runtime's steps are covered: the shared ones, Cloud Hypervisor's and QEMU's")
+    @Test("every Cuttlefish step on the simulator: a crash before or after it is survived")
+    func everyCuttlefishStep() throws {
+        try crashAtEvery(Cuttlefish.journalSteps, of: Self.cuttlefishScenarios)
+    }
+
+    @Test("every runtime's steps are covered: the shared ones, Cloud Hypervisor's, QEMU's and Cuttlefish's")
     func everyRuntime() {
-        #expect(Set(JournalSteps.all) == Set(JournalStep.shared + JournalStep.memoryState + CloudHypervisor.journalSteps + QEMU.journalSteps))
+        #expect(Set(JournalSteps.all) == Set(JournalStep.shared + JournalStep.memoryState + CloudHypervisor.journalSteps + QEMU.journalSteps
+                                             + Cuttlefish.journalSteps))
         #expect(JournalSteps.all.count == Set(JournalSteps.all.map(\.rawValue)).count, "two steps share a name")
     }
 
@@ -166,11 +205,14 @@ struct CrashSafetyTests {
     private func crash(at step: String, phase: String, in scenario: Scenario) throws {
         let label = "\(step):\(phase) in '\(scenario.name)'"
         let h = try CLIHarness()
+        if scenario.runtime == "cuttlefish" { try h.enableCuttlefish() }
         for setup in scenario.setup {
             try h.setSpecs(setup)
             #expect(h.converge("apply", h.specs).status == 0, "\(label): setup")
         }
-        let disk = "\(h.state)/\(scenario.runtime == "qemu" ? "qemu" : "ch")/sandboxes/cvg-a/disk.qcow2"
+        // A Cuttlefish device's disks are cvd's: its data image in the instance directory.
+        let disk = scenario.runtime == "cuttlefish" ? "\(h.instanceDirectory("cvg_a") ?? "-")/userdata.img"
+            : "\(h.state)/\(scenario.runtime == "qemu" ? "qemu" : "ch")/sandboxes/cvg-a/disk.qcow2"
         let inode = (try? FileManager.default.attributesOfItem(atPath: disk))?[.systemFileNumber] as? Int
         scenario.damage?(h)
         try h.setSpecs(scenario.target)

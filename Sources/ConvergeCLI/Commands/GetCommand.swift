@@ -73,6 +73,8 @@ struct StatusRow: Encodable {
     /// Where the host reaches the sandbox (its slot address), and the namespace it runs in.
     var address: String?
     var namespace: String?
+    /// The device a runtime allocated itself (Cuttlefish: cvd group, instance id, adb serial).
+    var device: DeviceInstance?
     /// The balloon (memory taken back from the guest) and what the guest said it uses.
     var balloon: BalloonJSON?
     /// Bytes of memory state a suspended sandbox keeps on disk; what a clone is a clone of.
@@ -157,7 +159,8 @@ enum StatusRows {
                     row.memory = (o?.config.memory).map(\.description)
                     row.disk = (o?.config.disk).map(\.description)
                     row.pid = o?.process?.pid
-                    row.address = o?.slot?.slotAddress
+                    row.address = o?.slot?.slotAddress ?? o?.device?.serial
+                    row.device = o?.device
                     row.namespace = o?.slot?.namespace
                     row.balloon = o.flatMap { o in o.balloon.map { BalloonJSON(policy: o.config.balloonPolicy, $0) } }
                     row.savedMemoryBytes = o?.savedMemory?.bytes

@@ -10,6 +10,7 @@ import Resources
 extension SandboxLifecycle {
     public func capture(_ name: String, into directory: String, memory: Bool, journal: StepJournal) async throws -> CapturedSandbox? {
         guard var record = SandboxRecord.read(layout.metadata(name)) else { return nil }
+        if let owner = vmm as? any DiskOwningVMM { return try await captureOwned(owner, name, record, into: directory, memory: memory, journal: journal) }
         let layer = "\(directory)/disk.qcow2"
         let captured = CapturedSandbox(runtime: runtime, config: record.config, hasMemory: memory,
                                        mac: record.cloneOf == nil ? MACAddress.string(for: name) : nil)
@@ -89,5 +90,20 @@ extension SandboxLifecycle {
         let downtime = Int(Date().timeIntervalSince(paused) * 1000)
         await journal.note("ForkDowntime", "parent \(parent) was paused for \(downtime) ms while \(child) was forked from it")
         if state != .paused { try await transition(child, to: state, journal: journal) }
+    }
+
+    /// A capture from a VMM that owns its disks: its saved state when memory is asked and
+    /// the device can save it (else the capture is disk-only), or a copy of its disk files.
+    /// The sandbox keeps running on its own disks; nothing is frozen under it.
+    private func captureOwned(_ owner: any DiskOwningVMM, _ name: String, _ record: SandboxRecord, into directory: String,
+                              memory: Bool, journal: StepJournal) async throws -> CapturedSandbox {
+        let live = await liveState(name, record, full: false)
+        let warm = memory && vmm.saveRefusal(record) == nil && (live.state == .running || live.state == .paused)
+        if warm {
+            try await vmm.saveState(name, record, into: directory, layout: layout, journal: journal)
+        } else {
+            try await owner.copyDisks(name, record, into: directory, journal: journal)
+        }
+        return CapturedSandbox(runtime: runtime, config: record.config, hasMemory: warm, mac: nil)
     }
 }

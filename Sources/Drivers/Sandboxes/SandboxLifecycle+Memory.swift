@@ -59,6 +59,7 @@ extension SandboxLifecycle {
         if record.slot == nil { try await claimSlot(name, &record, journal: journal) }
         let process = try await vmm.spawn(name, record, layout: layout, incoming: true, journal: journal)
         record.process = process
+        record.device = await vmm.device(name, record) ?? record.device
         let spawned = record
         try await journal.step(.sandboxRecordPID) { try spawned.write(to: layout.metadata(name)) }
         do {

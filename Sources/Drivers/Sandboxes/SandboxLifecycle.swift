@@ -43,6 +43,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
                 ask.append(name)
             }
         }
+        if !ask.isEmpty { await vmm.beginObservation() }
         let asked = await withTaskGroup(of: ObservedSandbox?.self) { group in
             var asked: [ObservedSandbox] = []
             var next = 0
@@ -93,14 +94,18 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         guard let record = SandboxRecord.read(layout.metadata(name)) else { return nil }
         let live = await liveState(name, record)
         let disk = layout.disk(name)
+        let hasDisk = if let owner = vmm as? any DiskOwningVMM { await owner.hasDisks(name, record) } else { FileManager.default.fileExists(atPath: disk) }
+        // A device allocated by a launch that a crash kept from being recorded is asked for.
+        var device = record.device
+        if device == nil && live.state.hasProcess { device = await vmm.device(name, record) }
         // A clone whose first restore never completed counts as not made yet: made again.
-        let made = FileManager.default.fileExists(atPath: disk) && !(record.cloning == true && live.state == .absent)
+        let made = hasDisk && !(record.cloning == true && live.state == .absent)
         return ObservedSandbox(name: name, config: record.config, intendedState: record.intendedState, vm: live.state,
                                process: live.process, liveCpus: live.cpus, liveMemory: live.memory,
                                diskExists: made, slot: record.slot, balloon: live.balloon, misplaced: live.misplaced,
                                diskChain: BackingChain.chain(of: disk),
                                savedMemory: record.savedState.flatMap { $0.owned ? DiskUsage.bytes(under: $0.directory) : nil }.map { Quantity(bytes: $0) },
-                               cloneOf: record.cloneOf, verifiedAt: verifiedAt, fingerprint: before)
+                               cloneOf: record.cloneOf, verifiedAt: verifiedAt, fingerprint: before, device: device)
     }
 
     /// Liveness is pid + start time + an answer on the socket, never a bare pid; and a VMM
@@ -167,6 +172,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     /// The base disk `config`'s source names (what preflight and create both need). A
     /// fork's is its parent's disk at the moment of the fork, made by the fork itself.
     private func baseImage(of config: SandboxConfig) throws -> String? {
+        if let owner = vmm as? any DiskOwningVMM { return try owner.source(of: config, snapshots: images.snapshotsDirectory) }
         switch config.source {
         case .image(let image):
             return try images.resolve(image)
@@ -188,7 +194,10 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     // MARK: - Create
 
     public func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws {
-        let keptDisk = reuseDisk && FileManager.default.fileExists(atPath: layout.disk(name))
+        let owner = vmm as? any DiskOwningVMM
+        let existing = SandboxRecord.read(layout.metadata(name))
+        var keptDisk = reuseDisk && FileManager.default.fileExists(atPath: layout.disk(name))
+        if let owner, let existing, reuseDisk { keptDisk = await owner.hasDisks(name, existing) }
         if case .fork(let parent) = config.source, !keptDisk {
             return try await createFork(name, config: config, state: state, parent: parent, journal: journal)
         }
@@ -201,9 +210,9 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         try await journal.step(.sandboxRecord) {
             try FileManager.default.createDirectory(atPath: layout.directory(name), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: layout.socketsDirectory, withIntermediateDirectories: true)
-            let existing = SandboxRecord.read(layout.metadata(name))
             var record = SandboxRecord(name: name, config: restore?.config ?? config, intendedState: state, process: existing?.process,
                                        socket: layout.socket(name), createdAt: existing?.createdAt ?? Clock.now, slot: existing?.slot)
+            record.device = existing?.device
             if let restore {
                 record.savedState = .init(directory: restore.directory, owned: false)
                 record.cloneOf = "snapshot \(restore.name)"
@@ -216,7 +225,10 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
             try await claimSlot(name, &record, journal: journal)
         }
         let disk = layout.disk(name)
-        if keptDisk {
+        if let owner {
+            // The VMM makes (or keeps) the device's disks when it starts it; now when it stays stopped.
+            if state == .stopped && !keptDisk { try await owner.makeDisks(name, try recorded(name), journal: journal) }
+        } else if keptDisk {
             let info = try await journal.step(.diskInspect) { try await disks.info(disk) }
             if info.virtualSize < config.disk.bytes {
                 try await journal.step(.diskGrow) { try await disks.grow(disk, to: config.disk.bytes) }
@@ -308,6 +320,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         if record.slot == nil { try await claimSlot(name, &record, journal: journal) }
         let process = try await vmm.spawn(name, record, layout: layout, incoming: false, journal: journal)
         record.process = process
+        record.device = await vmm.device(name, record) ?? record.device
         let spawned = record
         try await journal.step(.sandboxRecordPID) { try spawned.write(to: layout.metadata(name)) }
         do {
@@ -357,7 +370,10 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
 
     public func growDisk(_ name: String, to size: Quantity, journal: StepJournal) async throws {
         var record = try recorded(name)
-        try await journal.step(.diskGrow) { try await disks.grow(layout.disk(name), to: size.bytes) }
+        // A VMM that owns its disks grows them at the next start (the size is in the record).
+        if !(vmm is any DiskOwningVMM) {
+            try await journal.step(.diskGrow) { try await disks.grow(layout.disk(name), to: size.bytes) }
+        }
         record.config.disk = size
         let grown = record
         try await journal.step(.sandboxRecordUpdate) { try grown.write(to: layout.metadata(name)) }
@@ -386,6 +402,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
             try await removeSavedState(.init(directory: layout.savedState(name), owned: true), journal: journal)
         }
         guard !keepDisk else { return }
+        if let owner = vmm as? any DiskOwningVMM { try await owner.removeDisks(name, record ?? probe, layout: layout, journal: journal) }
         try await journal.step(.diskRemove) {
             try? FileManager.default.removeItem(atPath: layout.restoreDirectory(name))
             for file in [layout.disk(name), layout.disk(name) + ".tmp", layout.disk(name) + ".next", layout.disk(name) + ".next.tmp",

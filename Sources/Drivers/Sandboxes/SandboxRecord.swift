@@ -26,6 +26,8 @@ public struct SandboxRecord: Codable, Sendable, Equatable {
     /// A clone whose first restore has not completed: observed as not yet created, so an
     /// interrupted fork is made again rather than booted cold from a half-made disk.
     public var cloning: Bool?
+    /// The instance a runtime that allocates its own gave the sandbox (a cvd group and id).
+    public var device: DeviceInstance?
 
     /// Where saved state lives, and whether it is this sandbox's to delete once restored.
     public struct SavedState: Codable, Sendable, Equatable {

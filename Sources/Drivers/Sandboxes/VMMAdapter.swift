@@ -83,4 +83,36 @@ public protocol VMMAdapter: Sendable {
 
     /// The last lines of the VMM's log, to show with a failure ("" when there is none).
     func logTail(_ name: String, layout: SandboxLayout) -> String
+
+    // MARK: Runtimes that allocate their own instances (defaults below do nothing)
+
+    /// Reads once what observing every sandbox needs (Cuttlefish: one `cvd fleet` for all);
+    /// `live` may use it until the next call.
+    func beginObservation() async
+    /// The instance the VMM allocated for the sandbox, to record beside it (nil: none).
+    func device(_ name: String, _ record: SandboxRecord) async -> DeviceInstance?
+}
+
+/// A VMM that allocates and keeps its own instances and disks (Cuttlefish's cvd owns
+/// each device's processes, disks and TAPs). The lifecycle then makes no qcow2 overlay and
+/// claims no slot for it, asks it whether the disks still exist, and leaves their removal
+/// to it. Defaults: a VMM whose disk is the lifecycle's overlay.
+public protocol DiskOwningVMM {
+    /// Makes the sandbox's device and disks without starting it (a sandbox created stopped).
+    func makeDisks(_ name: String, _ record: SandboxRecord, journal: StepJournal) async throws
+    /// The disks the VMM made for the sandbox still exist (its device can start again).
+    func hasDisks(_ name: String, _ record: SandboxRecord) async -> Bool
+    /// Removes the sandbox's device and disks, and what the VMM left of it on the host;
+    /// called once its VMM is stopped. Removing an absent device succeeds.
+    func removeDisks(_ name: String, _ record: SandboxRecord, layout: SandboxLayout, journal: StepJournal) async throws
+    /// What `config.source` builds the device from (an artifacts or snapshot directory).
+    /// - Throws: `StepFailure` saying what is missing.
+    func source(of config: SandboxConfig, snapshots: String) throws -> String
+    /// Freezes the device's disks into `directory` for a disk-only Snapshot.
+    func copyDisks(_ name: String, _ record: SandboxRecord, into directory: String, journal: StepJournal) async throws
+}
+
+extension VMMAdapter {
+    public func beginObservation() async {}
+    public func device(_ name: String, _ record: SandboxRecord) async -> DeviceInstance? { nil }
 }

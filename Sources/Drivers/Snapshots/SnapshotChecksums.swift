@@ -25,6 +25,11 @@ public struct SnapshotChecksums: Sendable {
             var info = stat()
             guard stat(path, &info) == 0 else { throw SystemError(call: "stat(\(path))", code: errno) }  // links followed
             let size = Int64(info.st_size)
+            // A directory of files (Cuttlefish's instance data, cvd's own snapshot) is listed by name.
+            if (info.st_mode & S_IFMT) == S_IFDIR {
+                entries.append(.init(name: name, bytes: DiskUsage.bytes(under: path), sha256: nil))
+                continue
+            }
             var sum: String?
             if size <= limit, let binary {
                 let result = try await runner.run([binary, "--", path])

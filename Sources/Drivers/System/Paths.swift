@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// Paths as every part of Converge records them.
 public enum Paths {
@@ -6,5 +7,12 @@ public enum Paths {
     /// backing files recorded now stay valid from any working directory later.
     public static func absolute(_ path: String) -> String {
         URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+    }
+
+    /// `path` with every link resolved (realpath(3)), or nil when it does not exist.
+    public static func resolved(_ path: String) -> String? {
+        guard let c = realpath(path, nil) else { return nil }
+        defer { free(c) }
+        return String(cString: c)
     }
 }

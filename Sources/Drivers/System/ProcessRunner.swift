@@ -60,7 +60,8 @@ public enum Spawn {
     }
 
     /// Runs `argv` to completion, capturing its output.
-    public static func runToCompletion(_ argv: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+    /// - Parameter timeout: seconds after which its process group is killed (status 128 + SIGKILL).
+    public static func runToCompletion(_ argv: [String], environment: [String: String]? = nil, timeout: Double? = nil) throws -> ProcessResult {
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
         try sys("pipe2") { systemPipe2(&out, O_CLOEXEC) }
         try sys("pipe2") { systemPipe2(&err, O_CLOEXEC) }
@@ -77,7 +78,11 @@ public enum Spawn {
         }
         close(out[1])
         close(err[1])
-        let (stdout, stderr) = drain(out[0], err[0])
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        let (stdout, stderr) = drain(out[0], err[0], until: deadline) {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
         close(out[0])
         close(err[0])
         var status: Int32 = 0
@@ -86,13 +91,20 @@ public enum Spawn {
         return ProcessResult(status: code, stdout: stdout, stderr: stderr)
     }
 
-    private static func drain(_ a: Int32, _ b: Int32) -> (String, String) {
+    private static func drain(_ a: Int32, _ b: Int32, until deadline: Date? = nil, expired: () -> Void = {}) -> (String, String) {
         var fds = [pollfd(fd: a, events: Int16(POLLIN), revents: 0), pollfd(fd: b, events: Int16(POLLIN), revents: 0)]
         var buffers: [[UInt8]] = [[], []]
         var open = 2
         var chunk = [UInt8](repeating: 0, count: 65536)
         while open > 0 {
-            if poll(&fds, 2, -1) < 0 { if errno == EINTR { continue } else { break } }
+            var wait: Int32 = -1
+            if let deadline {
+                let left = deadline.timeIntervalSinceNow
+                // Killed, and done reading: a daemon it left may hold the pipes open for ever.
+                if left <= 0 { expired(); break }
+                wait = Int32(min(left * 1000 + 1, 60_000))
+            }
+            if poll(&fds, 2, wait) < 0 { if errno == EINTR { continue } else { break } }
             for i in 0..<2 where fds[i].fd >= 0 && fds[i].revents != 0 {
                 let n = read(fds[i].fd, &chunk, chunk.count)
                 if n > 0 { buffers[i] += chunk[0..<n] } else if n == 0 || errno != EINTR { fds[i].fd = -1; open -= 1 }

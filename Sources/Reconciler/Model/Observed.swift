@@ -77,13 +77,16 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
     /// fingerprint still matches may be trusted until the next resync.
     public var verifiedAt: Double?
     public var fingerprint: String?
+    /// The device a runtime that names its own instances gave it (Cuttlefish: group, id, ADB serial).
+    public var device: DeviceInstance?
 
     public init(name: String, config: SandboxConfig, intendedState: PowerState, vm: VMState, process: ProcessIdentity? = nil,
                 liveCpus: Int? = nil, liveMemory: Quantity? = nil, diskExists: Bool = true, slot: NetworkSlot? = nil,
                 balloon: ObservedBalloon? = nil, misplaced: String? = nil, diskChain: [String] = [], savedMemory: Quantity? = nil,
-                cloneOf: String? = nil, verifiedAt: Double? = nil, fingerprint: String? = nil) {
+                cloneOf: String? = nil, verifiedAt: Double? = nil, fingerprint: String? = nil, device: DeviceInstance? = nil) {
         self.verifiedAt = verifiedAt
         self.fingerprint = fingerprint
+        self.device = device
         self.misplaced = misplaced
         self.diskChain = diskChain
         self.savedMemory = savedMemory
@@ -108,6 +111,23 @@ public struct ObservedSandbox: Hashable, Sendable, Codable {
         case .absent: intendedState == .suspended ? .suspended : .stopped
         default: nil
         }
+    }
+}
+
+/// One instance of a runtime that allocates its own (a Cuttlefish group of one device):
+/// recorded beside the sandbox, so it survives restarts and the loss of the database.
+public struct DeviceInstance: Hashable, Sendable, Codable {
+    /// The runtime's own name for it (a cvd group).
+    public var group: String
+    /// The host-wide instance number, from which its ports derive.
+    public var id: Int
+    /// How adb reaches it (`127.0.0.1:<base port + id − 1>`).
+    public var serial: String
+
+    public init(group: String, id: Int, serial: String) {
+        self.group = group
+        self.id = id
+        self.serial = serial
     }
 }
 

@@ -1,16 +1,31 @@
 import Resources
 
-/// Host-wide defaults for what a sandbox spec leaves out (CONTRACT §3: CH_DEFAULT_*).
+/// Host-wide defaults for what a sandbox spec leaves out (CONTRACT §3: CH_DEFAULT_*, and a
+/// runtime's own such as CVD_DEFAULT_*).
 public struct HostDefaults: Sendable, Equatable {
     public var cpus: Int
     public var memory: Quantity
     public var disk: Quantity
+    /// vCPUs and memory of one runtime where they differ from the host-wide ones.
+    public var perRuntime: [Runtime: Shape] = [:]
+
+    public struct Shape: Sendable, Equatable {
+        public var cpus: Int
+        public var memory: Quantity
+        public init(cpus: Int, memory: Quantity) {
+            self.cpus = cpus
+            self.memory = memory
+        }
+    }
 
     public init(cpus: Int = 2, memory: Quantity = .gibibytes(2), disk: Quantity = .gibibytes(20)) {
         self.cpus = cpus
         self.memory = memory
         self.disk = disk
     }
+
+    public func cpus(for runtime: Runtime) -> Int { perRuntime[runtime]?.cpus ?? cpus }
+    public func memory(for runtime: Runtime) -> Quantity { perRuntime[runtime]?.memory ?? memory }
 }
 
 /// A sandbox spec with every default filled in and the runtime's memory rounding applied: exactly what a
@@ -33,6 +48,8 @@ public struct SandboxConfig: Hashable, Sendable, Codable {
     public var networkPool: String?
     public var balloonPolicy: String?
     public var gpus: [String]
+    /// Launched so that its memory can be saved (Cuttlefish's `--snapshot_compatible`); nil = no.
+    public var snapshotCompatible: Bool?
 
     public init(runtime: Runtime, source: SandboxSource, cpus: Int, memory: Quantity, disk: Quantity, limits: ResourceLimits?,
                 maxCpus: Int, maxMemory: Quantity, networkPool: String?, balloonPolicy: String?, gpus: [String]) {
@@ -55,12 +72,13 @@ public struct SandboxConfig: Hashable, Sendable, Codable {
     public init(resolving spec: SandboxSpec, defaults: HostDefaults) {
         let unit = SandboxRules.memoryUnit(spec.runtime)
         let round: (Quantity) -> Quantity = { quantity in unit.map { quantity.roundedUp(to: $0) } ?? quantity }
-        let cpus = spec.cpus ?? defaults.cpus
-        let memory = round(spec.memory ?? defaults.memory)
+        let cpus = spec.cpus ?? defaults.cpus(for: spec.runtime)
+        let memory = round(spec.memory ?? defaults.memory(for: spec.runtime))
         self.init(runtime: spec.runtime, source: spec.source, cpus: cpus, memory: memory, disk: spec.disk ?? defaults.disk,
                   limits: spec.limits, maxCpus: max(cpus, spec.limits?.cpus ?? cpus),
                   maxMemory: max(memory, (spec.limits?.memory).map(round) ?? memory),
                   networkPool: spec.networkPool, balloonPolicy: spec.balloonPolicy, gpus: spec.gpus)
+        snapshotCompatible = spec.snapshotCompatible
     }
 }
 

@@ -13,6 +13,7 @@ enum FieldDiff {
         add("network.pool", a.networkPool ?? "none", b.networkPool ?? "none")
         add("balloon.policy", a.balloonPolicy ?? "none", b.balloonPolicy ?? "none")
         add("devices.gpus", a.gpus.joined(separator: ","), b.gpus.joined(separator: ","))
+        add("snapshotCompatible", "\(a.snapshotCompatible ?? false)", "\(b.snapshotCompatible ?? false)")
         return result
     }
 

@@ -26,6 +26,7 @@ public enum Planner {
                             options: PlanOptions = PlanOptions(), capabilities: [Runtime: RuntimeCapabilities] = [:]) -> Plan {
         var actions: [Action] = []
         var findings: [Finding] = []
+        var instances = InstanceCount(observed: observed, capabilities: capabilities)
         for resource in DependencyOrder.sorted(desired) {
             switch resource.body {
             case .tapPool(let spec):
@@ -36,8 +37,9 @@ public enum Planner {
                 let current = observed.sandboxes[resource.name]
                 let config = Self.resolve(spec, defaults: defaults, current: current, observed: observed)
                 let can = capabilities[spec.runtime] ?? .all
-                let result = SandboxDiff.actions(name: resource.name, spec: spec, config: config,
+                var result = SandboxDiff.actions(name: resource.name, spec: spec, config: config,
                                                  observed: current, observedAll: observed, capabilities: can)
+                instances.admit(&result.actions, &result.findings, runtime: spec.runtime, current: current)
                 actions += result.actions
                 findings += result.findings
                 // The balloon is sized once the sandbox is otherwise where its spec says.

@@ -18,9 +18,9 @@ enum SandboxDiff {
             return result
         }
         let forks = if case .fork = spec.source { true } else { false }
-        if (spec.state == .suspended || forks) && !can.memorySnapshot {
+        if (spec.state == .suspended && !can.memorySnapshot) || (forks && !can.fork) {
             result.findings.append(Finding(id, .blocked, reason: "MemoryStateUnsupported",
-                                           message: "runtime \(desired.runtime.rawValue) cannot save a VM's memory, so it cannot \(forks ? "fork" : "suspend"); use state paused or stopped, or source.image"))
+                                           message: "runtime \(desired.runtime.rawValue) cannot \(forks ? "fork a running VM" : "save a VM's memory, so it cannot suspend"); use state paused or stopped, or source.image"))
             return result
         }
         if spec.balloonPolicy != nil && !can.balloon {
@@ -82,6 +82,7 @@ enum SandboxDiff {
         let bootMemory = applied.bootMemory ?? applied.memory
         let bootShapeChanged = applied.limits != desired.limits || applied.gpus != desired.gpus
             || applied.networkPool != desired.networkPool
+            || applied.snapshotCompatible != desired.snapshotCompatible
             || desired.cpus > applied.maxCpus || desired.memory > applied.maxMemory
             || desired.memory < bootMemory
             || (desired.cpus != applied.cpus && !can.liveCPUResize)
@@ -137,6 +138,7 @@ enum SandboxDiff {
         if a.limits != d.limits { return "limits changed" }
         if a.gpus != d.gpus { return "devices.gpus changed" }
         if a.networkPool != d.networkPool { return "network.pool changed" }
+        if a.snapshotCompatible != d.snapshotCompatible { return "snapshotCompatible changed (a launch-time setting of the device)" }
         if d.cpus != a.cpus && !can.liveCPUResize { return "runtime \(d.runtime.rawValue) cannot change vCPUs of a running VM" }
         if d.memory > a.memory && !can.liveMemoryGrow { return "runtime \(d.runtime.rawValue) cannot add memory to a running VM" }
         if d.memory < a.memory && !can.liveMemoryShrink { return "runtime \(d.runtime.rawValue) cannot take memory from a running VM" }

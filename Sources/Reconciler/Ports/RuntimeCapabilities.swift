@@ -16,14 +16,23 @@ public struct RuntimeCapabilities: Sendable, Hashable {
     public var balloon: Bool
     /// The VM can be paused and resumed in place.
     public var pause: Bool
+    /// A running VM can be forked live (its memory and disk cloned); by default where
+    /// memory can be saved.
+    public var fork: Bool
+    /// At most this many sandboxes of the runtime may exist on the host at once (Cuttlefish's
+    /// TAP sets); a create past it waits, `Pending`, until one is destroyed. Nil: no cap.
+    public var instanceLimit: Int?
 
-    public init(liveCPUResize: Bool, liveMemoryGrow: Bool, liveMemoryShrink: Bool, memorySnapshot: Bool, balloon: Bool, pause: Bool) {
+    public init(liveCPUResize: Bool, liveMemoryGrow: Bool, liveMemoryShrink: Bool, memorySnapshot: Bool, balloon: Bool, pause: Bool,
+                fork: Bool? = nil, instanceLimit: Int? = nil) {
         self.liveCPUResize = liveCPUResize
         self.liveMemoryGrow = liveMemoryGrow
         self.liveMemoryShrink = liveMemoryShrink
         self.memorySnapshot = memorySnapshot
         self.balloon = balloon
         self.pause = pause
+        self.fork = fork ?? memorySnapshot
+        self.instanceLimit = instanceLimit
     }
 
     /// Everything: what the planner assumes of a runtime it was not told about (no

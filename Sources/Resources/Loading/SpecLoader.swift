@@ -42,12 +42,13 @@ public enum SpecLoader {
 
         let invalid = Set(diagnostics.map(\.file))
         var resources: [ResourceID: Resource] = [:]
-        // CONTRACT §1: `network.pool` defaults to the TapPool named "default", when there is one.
+        // CONTRACT §1: `network.pool` defaults to the TapPool named "default", when there is
+        // one, for runtimes that run in a pool's slots.
         let allDeclared = declared.values.reduce(into: Set<ResourceID>()) { $0.formUnion($1) }
         let hasDefaultPool = decoded.contains { $0.resource.id == ResourceID(.tapPool, "default") } || allDeclared.contains(ResourceID(.tapPool, "default"))
         for d in decoded where !invalid.contains(d.resource.origin.file) {
             var resource = d.resource
-            if hasDefaultPool, case .sandbox(var spec) = resource.body, spec.networkPool == nil {
+            if hasDefaultPool, case .sandbox(var spec) = resource.body, spec.networkPool == nil, SandboxRules.usesTapPools(spec.runtime) {
                 spec.networkPool = "default"
                 resource.body = .sandbox(spec)
             }

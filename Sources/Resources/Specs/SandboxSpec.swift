@@ -51,10 +51,15 @@ public struct SandboxSpec: Hashable, Sendable, Codable {
     public var balloonPolicy: String?
     /// PCI addresses for VFIO passthrough.
     public var gpus: [String]
+    /// `spec.snapshotCompatible: true`: a Cuttlefish device is launched so that its memory can
+    /// be saved (no virtio-fs, GPU acceleration or USB), as suspend and memory snapshots need.
+    /// Nil when the spec leaves it out (or says false).
+    public var snapshotCompatible: Bool?
 
     public init(runtime: Runtime = .cloudHypervisor, state: PowerState = .running, cpus: Int? = nil, memory: Quantity? = nil,
                 disk: Quantity? = nil, limits: ResourceLimits? = nil, source: SandboxSource, networkPool: String? = nil,
-                balloonPolicy: String? = nil, gpus: [String] = []) {
+                balloonPolicy: String? = nil, gpus: [String] = [], snapshotCompatible: Bool? = nil) {
+        self.snapshotCompatible = snapshotCompatible == true ? true : nil
         self.runtime = runtime
         self.state = state
         self.cpus = cpus

@@ -35,6 +35,7 @@ enum CrossValidator {
             }
         }
         diagnostics += overlappingPools(unique)
+        diagnostics += unsavableMemory(unique)
         diagnostics += cycles(unique)
         return diagnostics
     }
@@ -77,5 +78,22 @@ enum CrossValidator {
             }
         }
         return result
+    }
+}
+
+extension CrossValidator {
+    /// A Snapshot that states `memory: true` of a sandbox whose runtime saves memory only
+    /// from a device launched for it, when that sandbox's spec does not ask for such a launch.
+    /// (Left unstated, such a snapshot is taken disk-only.)
+    static func unsavableMemory(_ decoded: [DecodedResource]) -> [Diagnostic] {
+        var sandboxes: [String: SandboxSpec] = [:]
+        for d in decoded { if case .sandbox(let spec) = d.resource.body { sandboxes[d.resource.name] = spec } }
+        return decoded.compactMap { d in
+            guard case .snapshot(let spec) = d.resource.body, spec.memory, let mark = d.memoryMark,
+                  case .sandbox(let source) = spec.source, let sandbox = sandboxes[source],
+                  SandboxRules.needsSnapshotCompatibleLaunch(sandbox.runtime), sandbox.snapshotCompatible != true else { return nil }
+            return Diagnostic(file: d.resource.origin.file, mark: mark,
+                              message: "spec.memory: true needs sandbox \(source) to set spec.snapshotCompatible: true: a \(sandbox.runtime.rawValue) device's memory can be saved only when it was launched without virtio-fs, GPU acceleration and USB; set memory: false for a disk-only snapshot")
+        }
     }
 }

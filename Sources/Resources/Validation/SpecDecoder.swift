@@ -6,6 +6,9 @@ struct DecodedResource {
     var references: [(id: ResourceID, mark: Mark, field: String)]
     /// Mark of a TapPool's subnet, for overlap errors.
     var subnetMark: Mark?
+    /// Mark of a Snapshot's `memory: true` when the spec states it, for errors that depend
+    /// on its source's runtime.
+    var memoryMark: Mark?
 }
 
 /// Builds `Resource`s from YAML nodes by hand, so that every error carries a `Mark`
@@ -47,7 +50,7 @@ enum SpecDecoder {
         case .sandbox:
             body = sandbox(specNode, context, &references).map(ResourceBody.sandbox)
         case .snapshot:
-            body = snapshot(specNode, context, &references).map(ResourceBody.snapshot)
+            body = snapshot(specNode, context, &references, &subnetMark).map(ResourceBody.snapshot)
         case .tapPool:
             body = tapPool(specNode, context, &subnetMark).map(ResourceBody.tapPool)
         case .balloonPolicy:
@@ -64,7 +67,8 @@ enum SpecDecoder {
         let resource = Resource(name: meta.name, labels: meta.labels, body: body,
                                 origin: Origin(file: context.file, mark: document.root.mark))
         return DecodedResource(resource: resource, nameMark: meta.mark,
-                               references: references.map { (id: $0.0, mark: $0.1, field: $0.2) }, subnetMark: subnetMark)
+                               references: references.map { (id: $0.0, mark: $0.1, field: $0.2) },
+                               subnetMark: kind == .tapPool ? subnetMark : nil, memoryMark: kind == .snapshot ? subnetMark : nil)
     }
 
     // MARK: - Sandbox
@@ -74,7 +78,8 @@ enum SpecDecoder {
         defer { f.finish(context) }
         let before = context.diagnostics.count
         let runtime = f.take("runtime").map { context.enumValue($0, "spec.runtime", as: Runtime.self) } ?? .cloudHypervisor
-        let state = f.take("state").map { context.enumValue($0, "spec.state", as: PowerState.self) } ?? .running
+        let stateNode = f.take("state")
+        let state = stateNode.map { context.enumValue($0, "spec.state", as: PowerState.self) } ?? .running
         let cpus = f.take("cpus").flatMap { context.int($0, "spec.cpus", in: 1...256) }
         var memory: Quantity?
         if let m = f.take("memory"), let q = context.quantity(m, "spec.memory") {
@@ -152,9 +157,14 @@ enum SpecDecoder {
             }
             df.finish(context)
         }
+        let compatible = SandboxRules.snapshotCompatibility(f.take("snapshotCompatible"), runtime: runtime, state: state,
+                                                            stateMark: stateNode?.mark ?? node.mark, context: context)
+        if pool != nil, let runtime, !SandboxRules.usesTapPools(runtime) {
+            context.error(node.mark, "spec.network.pool is not supported with runtime \(runtime.rawValue): each device uses the TAP interfaces its host provisions (cuttlefish-host-resources); remove spec.network")
+        }
         guard context.diagnostics.count == before, let runtime, let state, let source else { return nil }
         return SandboxSpec(runtime: runtime, state: state, cpus: cpus, memory: memory, disk: disk, limits: limits,
-                           source: source, networkPool: pool, balloonPolicy: policy, gpus: gpus)
+                           source: source, networkPool: pool, balloonPolicy: policy, gpus: gpus, snapshotCompatible: compatible)
     }
 
     private static func sandboxSource(_ node: Node, _ context: DecodeContext, _ refs: inout [(ResourceID, Mark, String)]) -> SandboxSource? {
@@ -201,10 +211,14 @@ enum SpecDecoder {
 
     // MARK: - Snapshot
 
-    private static func snapshot(_ node: Node, _ context: DecodeContext, _ refs: inout [(ResourceID, Mark, String)]) -> SnapshotSpec? {
+    /// - Parameter memoryMark: set to the mark of `memory: true` when the spec states it.
+    private static func snapshot(_ node: Node, _ context: DecodeContext, _ refs: inout [(ResourceID, Mark, String)],
+                                 _ memoryMark: inout Mark?) -> SnapshotSpec? {
         guard var f = FieldReader(node, path: "spec", context) else { return nil }
         defer { f.finish(context) }
-        let memory = f.take("memory").map { context.bool($0, "spec.memory") } ?? true
+        let memoryNode = f.take("memory")
+        let memory = memoryNode.map { context.bool($0, "spec.memory") } ?? true
+        if memory == true { memoryMark = memoryNode?.mark }
         guard let s = f.take("source") else {
             context.error(f.mark, "spec.source is required: sandbox or path")
             return nil
