@@ -56,17 +56,8 @@ extension SandboxLifecycle {
         guard vmm.stateFiles.allSatisfy({ FileManager.default.fileExists(atPath: "\(saved.directory)/\($0)") }) else {
             throw StepFailure(step: "sandbox.state.restore", message: "the saved state of \(name) in \(saved.directory) is gone or incomplete, so its memory cannot come back; set state: stopped to forget it, then running to boot from its disk")
         }
-        if record.slot == nil { try await claimSlot(name, &record, journal: journal) }
-        let process = try await vmm.spawn(name, record, layout: layout, incoming: true, journal: journal)
-        record.process = process
-        record.device = await vmm.device(name, record) ?? record.device
-        let spawned = record
-        try await journal.step(.sandboxRecordPID) { try spawned.write(to: layout.metadata(name)) }
-        do {
+        try await launch(name, &record, incoming: true, journal: journal) { record in
             try await vmm.restore(name, record, from: saved.directory, layout: layout, journal: journal)
-        } catch {
-            try? await vmm.stop(name, record, process: process, layout: layout, journal: journal)
-            throw error
         }
         record.savedState = nil
         record.cloning = nil

@@ -25,172 +25,6 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     public var runtime: Runtime { vmm.runtime }
     public var capabilities: RuntimeCapabilities { vmm.capabilities }
 
-    // MARK: - Observe
-
-    public func observe() async throws -> [ObservedSandbox] {
-        try await observe(trusting: [:])
-    }
-
-    public func observe(trusting known: [String: ObservedSandbox]) async throws -> [ObservedSandbox] {
-        let names = layout.sandboxDirectoryNames()
-        var results: [ObservedSandbox] = []
-        var ask: [String] = []
-        for name in names {
-            // The cheap check first: the same record, process and socket as at the last answer.
-            if let trusted = known[name], trusted.fingerprint == fingerprint(name), stillTrue(trusted) {
-                results.append(trusted)
-            } else {
-                ask.append(name)
-            }
-        }
-        if !ask.isEmpty { await vmm.beginObservation() }
-        let asked = await withTaskGroup(of: ObservedSandbox?.self) { group in
-            var asked: [ObservedSandbox] = []
-            var next = 0
-            // Bounded fan-out: hundreds of sandboxes, a handful of sockets at a time.
-            for _ in 0..<min(32, ask.count) {
-                let name = ask[next]; next += 1
-                group.addTask { await observe(name) }
-            }
-            while let result = await group.next() {
-                if let result { asked.append(result) }
-                if next < ask.count {
-                    let name = ask[next]; next += 1
-                    group.addTask { await observe(name) }
-                }
-            }
-            return asked
-        }
-        return (results + asked).sorted { $0.name < $1.name }
-    }
-
-    /// The checks an earlier answer must still pass without asking the VMM: its process
-    /// is the same (pid + start time) and still runs in its slot's namespace, and the guest
-    /// had answered what a balloon policy needs (an incomplete answer is asked again).
-    private func stillTrue(_ trusted: ObservedSandbox) -> Bool {
-        if let process = trusted.process {
-            guard ProcFS.isAlive(process) else { return false }
-            if let slot = trusted.slot, !NetworkNamespace.contains(pid: process.pid, slot.namespace) { return false }
-        }
-        if trusted.config.balloonPolicy != nil, trusted.vm == .running, trusted.balloon?.guestUsed == nil { return false }
-        return true
-    }
-
-    /// What the host shows of a sandbox without asking its VMM: its record file (inode,
-    /// change time, size) and its socket's inode. A new record, a new VMM or a new socket
-    /// changes it.
-    func fingerprint(_ name: String) -> String {
-        var record = stat(), socket = stat()
-        guard stat(layout.metadata(name), &record) == 0 else { return "none" }
-        let socketInode = stat(layout.socket(name), &socket) == 0 ? socket.st_ino : 0
-        return "\(record.st_ino):\(record.st_ctim.tv_sec).\(record.st_ctim.tv_nsec):\(record.st_size):\(socketInode)"
-    }
-
-    /// One sandbox as it is now, or nil when its directory holds no record (a leftover
-    /// when empty; anything else is not ours to touch).
-    func observe(_ name: String) async -> ObservedSandbox? {
-        let before = fingerprint(name)
-        let verifiedAt = Clock.now
-        guard let record = SandboxRecord.read(layout.metadata(name)) else { return nil }
-        let live = await liveState(name, record)
-        let disk = layout.disk(name)
-        let hasDisk = if let owner = vmm as? any DiskOwningVMM { await owner.hasDisks(name, record) } else { FileManager.default.fileExists(atPath: disk) }
-        // A device allocated by a launch that a crash kept from being recorded is asked for.
-        var device = record.device
-        if device == nil && live.state.hasProcess { device = await vmm.device(name, record) }
-        // A clone whose first restore never completed counts as not made yet: made again.
-        let made = hasDisk && !(record.cloning == true && live.state == .absent)
-        return ObservedSandbox(name: name, config: record.config, intendedState: record.intendedState, vm: live.state,
-                               process: live.process, liveCpus: live.cpus, liveMemory: live.memory,
-                               diskExists: made, slot: record.slot, balloon: live.balloon, misplaced: live.misplaced,
-                               diskChain: BackingChain.chain(of: disk),
-                               savedMemory: record.savedState.flatMap { $0.owned ? DiskUsage.bytes(under: $0.directory) : nil }.map { Quantity(bytes: $0) },
-                               cloneOf: record.cloneOf, verifiedAt: verifiedAt, fingerprint: before, device: device)
-    }
-
-    /// Liveness is pid + start time + an answer on the socket, never a bare pid; and a VMM
-    /// with a slot must run in that slot's namespace.
-    /// - Parameter full: also its size and balloon (observation); a transition needs only the state.
-    func liveState(_ name: String, _ record: SandboxRecord, full: Bool = true) async -> LiveVM {
-        var process = record.process.flatMap { ProcFS.isAlive($0) ? $0 : nil }
-        if process == nil {
-            // Crashed between spawn and recording the pid: the VMM itself says who it is.
-            process = await vmm.identify(record)
-        }
-        guard let process else { return LiveVM(state: .absent) }
-        if let slot = record.slot, !NetworkNamespace.contains(pid: process.pid, slot.namespace) {
-            // Its addresses would route to whatever now holds that name: not to be trusted.
-            return LiveVM(state: .unresponsive, process: process,
-                          misplaced: "the VMM (pid \(process.pid)) does not run in its slot's network namespace \(slot.namespace) (deleted or made again by someone else); it is restarted there")
-        }
-        guard full else { return LiveVM(state: await vmm.state(name, record, process: process), process: process) }
-        return await vmm.live(name, record, process: process)
-    }
-
-    // MARK: - Leftovers and preflight
-
-    /// Empty sandbox directories (a crash between making one and recording in it), and
-    /// frozen layers no disk is built on any more.
-    public func leftovers() -> [String] {
-        emptyDirectories() + unusedLayers() + unrecordedState()
-    }
-
-    public func removeLeftovers() throws {
-        for dir in emptyDirectories() where rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY {
-            throw SystemError(call: "rmdir(\(dir))", code: errno)
-        }
-        try removeUnusedLayers()
-        for directory in unrecordedState() { try FileManager.default.removeItem(atPath: directory) }
-    }
-
-    /// Saved memory no record names: a crash after the restore that consumed it.
-    private func unrecordedState() -> [String] {
-        layout.sandboxDirectoryNames().compactMap { name in
-            let directory = layout.savedState(name)
-            guard FileManager.default.fileExists(atPath: directory), let record = SandboxRecord.read(layout.metadata(name)),
-                  record.savedState?.directory != directory else { return nil }
-            // A fork child may be restoring from its parent's: kept while a clone names it.
-            return nil == layout.sandboxDirectoryNames().first { SandboxRecord.read(layout.metadata($0))?.savedState?.directory == directory } ? directory : nil
-        }
-    }
-
-    private func emptyDirectories() -> [String] {
-        // A directory with a record is not empty: one access() instead of a listing each.
-        layout.sandboxDirectoryNames().filter { access(layout.metadata($0), F_OK) != 0 }.map(layout.directory).filter { dir in
-            (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true
-        }
-    }
-
-    public func preflight(_ name: String, config: SandboxConfig) -> [String] {
-        var problems = vmm.missingParts()
-        do { try vmm.checkName(name, layout: layout) } catch { problems.append("\(error)") }
-        // A snapshot's presence is the plan's to judge: it may be taken earlier in the same plan.
-        do { if case .image = config.source { _ = try baseImage(of: config) } } catch let failure as StepFailure { problems.append(failure.message) } catch { problems.append("\(error)") }
-        return problems
-    }
-
-    /// The base disk `config`'s source names (what preflight and create both need). A
-    /// fork's is its parent's disk at the moment of the fork, made by the fork itself.
-    private func baseImage(of config: SandboxConfig) throws -> String? {
-        if let owner = vmm as? any DiskOwningVMM { return try owner.source(of: config, snapshots: images.snapshotsDirectory) }
-        switch config.source {
-        case .image(let image):
-            return try images.resolve(image)
-        case .snapshot(let snapshot):
-            let disk = "\(snapshotDirectory(snapshot))/disk.qcow2"
-            guard FileManager.default.fileExists(atPath: "\(snapshotDirectory(snapshot))/\(SnapshotManifest.file)"),
-                  FileManager.default.fileExists(atPath: disk) else {
-                throw StepFailure(step: "sandbox.source", message: "snapshot \(snapshot) is not on this host (no \(snapshotDirectory(snapshot))/\(SnapshotManifest.file) with a disk.qcow2); apply its Snapshot spec first")
-            }
-            return disk
-        case .fork:
-            return nil
-        }
-    }
-
-    /// Where snapshot `name` lives (CH_SNAPSHOTS_PATH/NAME, whatever the runtime).
-    func snapshotDirectory(_ name: String) -> String { "\(images.snapshotsDirectory)/\(name)" }
-
     // MARK: - Create
 
     public func create(_ name: String, config: SandboxConfig, state: PowerState, reuseDisk: Bool, journal: StepJournal) async throws {
@@ -317,16 +151,25 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     /// A fresh VMM, its pid recorded before anything else can fail, then the VM booted.
     /// (`transition`, its only caller, has checked the VMM's parts before stopping anything.)
     private func boot(_ name: String, _ record: inout SandboxRecord, journal: StepJournal) async throws {
+        try await launch(name, &record, incoming: false, journal: journal) { record in
+            try await vmm.boot(name, record, layout: layout, journal: journal)
+        }
+    }
+
+    /// Claims a slot if need be, spawns the VMM and records who it is, then runs `start` on
+    /// it (boot, or load saved state); a half-started VMM is torn down, so the next pass
+    /// starts from a clean slate.
+    func launch(_ name: String, _ record: inout SandboxRecord, incoming: Bool, journal: StepJournal,
+                _ start: (SandboxRecord) async throws -> Void) async throws {
         if record.slot == nil { try await claimSlot(name, &record, journal: journal) }
-        let process = try await vmm.spawn(name, record, layout: layout, incoming: false, journal: journal)
+        let process = try await vmm.spawn(name, record, layout: layout, incoming: incoming, journal: journal)
         record.process = process
         record.device = await vmm.device(name, record) ?? record.device
         let spawned = record
         try await journal.step(.sandboxRecordPID) { try spawned.write(to: layout.metadata(name)) }
         do {
-            try await vmm.boot(name, record, layout: layout, journal: journal)
+            try await start(record)
         } catch {
-            // A half-started VMM is torn down, so the next pass starts from a clean slate.
             try? await vmm.stop(name, record, process: process, layout: layout, journal: journal)
             throw error
         }
