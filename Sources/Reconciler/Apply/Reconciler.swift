@@ -40,6 +40,9 @@ public actor Reconciler {
     public nonisolated var capabilities: [Runtime: RuntimeCapabilities] { runtimes.mapValues(\.capabilities) }
     /// One pass at a time: actor methods re-enter at every `await`.
     private var passInFlight = false
+    /// The observations this actor last recorded: a process holds the state directory's
+    /// lock while it applies, so the next pass need not read and decode them again.
+    private var lastRecorded: [String: ObservedSandbox]?
 
     public init(store: Store, runtimes: [any SandboxRuntime], network: any HostNetwork, snapshots: any SnapshotDriver, defaults: HostDefaults) {
         self.store = store
@@ -179,15 +182,18 @@ public actor Reconciler {
         var destroyBudget = 0
         var destroyed = 0
         let trust = ObservationTrust(resync: options.resync)
-        var recorded = try await store.observedByName()
+        var recorded: [String: ObservedSandbox]
+        if let last = lastRecorded { recorded = last } else { recorded = try await store.observedByName() }
         var known = trust.trusted(recorded, desired: desired.resources)
         clock.lap("read recorded observations")
         clock.lap("read recorded observations")
         while true {
             observed = try await observe(trusting: known)
             clock.lap("observe")
+            lastRecorded = nil  // until the write below is known to have landed
             try await store.recordObserved(Array(observed.sandboxes.values), previous: recorded)
             recorded = observed.sandboxes
+            lastRecorded = recorded
             try await store.recordMemorySamples(Array(observed.sandboxes.values), at: Clock.now)
             if iterations == 0 {
                 try checkNotEmpty(specs, desired, observed, options)
