@@ -93,13 +93,6 @@ enum QCOW2Overlay {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError(call: "open(\(path))", code: errno) }
         defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            // A short write is retried: the next one says why it stopped (ENOSPC, EIO, …).
-            guard n > 0 else { throw SystemError(call: "write(\(path))", code: n < 0 ? errno : EIO) }
-            offset += n
-        }
+        try bytes.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path) }
     }
 }

@@ -22,15 +22,16 @@ extension SandboxLifecycle {
         for directory in unrecordedState() { try FileManager.default.removeItem(atPath: directory) }
     }
 
-    /// Saved memory no record names: a crash after the restore that consumed it.
+    /// Saved memory no record names: a crash after the restore that consumed it. A fork
+    /// child may be restoring from its parent's: kept while any record names it.
     private func unrecordedState() -> [String] {
-        layout.sandboxDirectoryNames().compactMap { name in
-            let directory = layout.savedState(name)
-            guard FileManager.default.fileExists(atPath: directory), let record = SandboxRecord.read(layout.metadata(name)),
-                  record.savedState?.directory != directory else { return nil }
-            // A fork child may be restoring from its parent's: kept while a clone names it.
-            return nil == layout.sandboxDirectoryNames().first { SandboxRecord.read(layout.metadata($0))?.savedState?.directory == directory } ? directory : nil
-        }
+        let names = layout.sandboxDirectoryNames()
+        // Only a recorded sandbox's directory is ours to clean.
+        let candidates = names.filter { FileManager.default.fileExists(atPath: layout.savedState($0)) }
+        guard !candidates.isEmpty else { return [] }
+        let records = Dictionary(uniqueKeysWithValues: names.compactMap { name in SandboxRecord.read(layout.metadata(name)).map { (name, $0) } })
+        let named = Set(records.values.compactMap { $0.savedState?.directory })
+        return candidates.filter { records[$0] != nil }.map(layout.savedState).filter { !named.contains($0) }
     }
 
     private func emptyDirectories() -> [String] {

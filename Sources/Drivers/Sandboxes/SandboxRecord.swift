@@ -41,9 +41,5 @@ public struct SandboxRecord: Codable, Sendable, Equatable {
         return record
     }
 
-    func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(self), to: path)
-    }
+    func write(to path: String) throws { try AtomicFile.writeJSON(self, to: path) }
 }

@@ -43,11 +43,7 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
         return manifest
     }
 
-    func write(to directory: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(self), to: "\(directory)/\(Self.file)")
-    }
+    func write(to directory: String) throws { try AtomicFile.writeJSON(self, to: "\(directory)/\(Self.file)") }
 }
 
 /// Bytes a directory's files take on disk (links followed: an adopted file counts).

@@ -7,17 +7,37 @@ public enum AtomicFile {
         let temporary = "\(path).tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError(call: "open(\(temporary))", code: errno) }
-        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let code = errno
-        close(fd)
-        guard written == data.count else {
+        do {
+            try data.withUnsafeBytes { try writeAll(fd, $0, path: temporary) }
+            close(fd)
+        } catch {
+            close(fd)
             unlink(temporary)
-            throw SystemError(call: "write(\(temporary))", code: written < 0 ? code : EIO)
+            throw error
         }
         guard rename(temporary, path) == 0 else {
             let code = errno
             unlink(temporary)
             throw SystemError(call: "rename(\(temporary), \(path))", code: code)
+        }
+    }
+
+    /// `value` as pretty, key-sorted JSON (a record a person may read), written atomically.
+    public static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try write(try encoder.encode(value), to: path)
+    }
+
+    /// Writes all of `bytes` to `fd`: a short write is retried, and the next one says why
+    /// it stopped (ENOSPC, EIO, …).
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw SystemError(call: "write(\(path))", code: n < 0 ? errno : EIO) }
+            offset += n
         }
     }
 

@@ -1,11 +1,12 @@
 import Foundation
+import Resources
 
 /// Decodes many JSON texts on every core: a thousand recorded observations are read at the
 /// start of every pass, and JSONDecoder is most of that pass's cost. Texts that do not
 /// decode are left out (an observation is only a cache: the host is asked instead).
 enum ParallelDecode {
     static func decode<T: Decodable & Sendable>(_ type: T.Type, _ texts: [String]) -> [T] {
-        let slots = Slots<T>(count: texts.count)
+        let slots = ConcurrentSlots<T>(count: texts.count)
         let chunks = max(1, min(texts.count / 64, ProcessInfo.processInfo.activeProcessorCount * 2))
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let decoder = JSONDecoder()
@@ -14,14 +15,5 @@ enum ParallelDecode {
             }
         }
         return slots.values()
-    }
-
-    /// One slot per text, each written by one thread, read after all are done.
-    private final class Slots<T>: @unchecked Sendable {
-        private var slots: [T?]
-        private let lock = NSLock()
-        init(count: Int) { slots = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ value: T?) { lock.lock(); slots[i] = value; lock.unlock() }
-        func values() -> [T] { slots.compactMap { $0 } }
     }
 }

@@ -24,15 +24,15 @@ public enum SpecLoader {
     private static func load(_ revision: SpecRevision, directory: String) throws -> SpecSet {
         let entries = try SpecTree.entries(in: revision.root)
         // Files parse independently: all cores at once, then merged in directory order.
-        let parsed = ParsedFiles(count: entries.count)
+        let parsed = ConcurrentSlots<ParsedFile>(count: entries.count)
         DispatchQueue.concurrentPerform(iterations: entries.count) { i in
-            parsed.store(parse(entries[i], revision), at: i)
+            parsed.set(i, parse(entries[i], revision))
         }
         var decoded: [DecodedResource] = []
         var diagnostics: [Diagnostic] = []
         var declared: [String: Set<ResourceID>] = [:]
         var texts: [String: String] = [:]
-        for file in parsed.all() {
+        for file in parsed.values() {
             decoded += file.decoded
             diagnostics += file.diagnostics
             if !file.declared.isEmpty { declared[file.name, default: []].formUnion(file.declared) }
@@ -143,23 +143,6 @@ public enum SpecLoader {
         }
         return result
     }
-}
-
-/// Per-file results filled from several threads, one slot each: no slot is written twice,
-/// and all are read after the parallel loop returns.
-private final class ParsedFiles: @unchecked Sendable {
-    private var slots: [SpecLoader.ParsedFile?]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func store(_ file: SpecLoader.ParsedFile, at index: Int) {
-        lock.lock()
-        slots[index] = file
-        lock.unlock()
-    }
-
-    func all() -> [SpecLoader.ParsedFile] { slots.compactMap { $0 } }
 }
 
 /// Files parsed in this process, by their name and exact contents (at most a few thousand
