@@ -229,9 +229,10 @@ public actor Reconciler {
         clock.lap("events")
         try await recordConditions(desired: desired, plan: plan, failed: failed)
         // A removed spec whose sandbox never came to be has nothing to destroy, so no destroy
-        // forgets it: forget it here, or its status would show it as wanted forever.
+        // forgets it: forget it here, or its status would show it as wanted forever. (The
+        // stored specs were read at the start of the pass: `generations` holds every one.)
         if desired.pruneHold == nil {
-            for id in try await store.specHeaders().keys where id.kind == .sandbox && desired.resources[id] == nil && observed.sandboxes[id.name] == nil {
+            for id in desired.generations.keys where id.kind == .sandbox && desired.resources[id] == nil && observed.sandboxes[id.name] == nil {
                 try await store.forget(id)
             }
         }
