@@ -22,6 +22,9 @@ let package = Package(
         // The Daytona bridge's HTTP client: TLS, proxies and redirects as operators expect of https.
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
+        // SHA-256 and HMAC for S3 request signing and download digests, from OpenSSL rather than hand-written.
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         // setns, unshare, bind mounts and TUNSETIFF, which Swift's Glibc module hides.
         .target(name: "CSystemShim", path: "Sources/CSystemShim"),
 
@@ -31,6 +34,8 @@ let package = Package(
         .target(name: "Drivers", dependencies: ["Reconciler", "Resources", "CSystemShim", "CNFTables"], exclude: ["README.md"], swiftSettings: strict),
         // Daytona jobs → spec files; observed status → job results. Writes only spec files.
         .target(name: "DaytonaBridge", dependencies: ["Resources", "CCurl"], exclude: ["README.md"], swiftSettings: strict),
+        // An S3-compatible object-store client (SigV4, multipart, streamed downloads) over libcurl.
+        .target(name: "ObjectStore", dependencies: ["CCurl", "CCrypto"], swiftSettings: strict),
         .target(name: "ConvergeCLI", dependencies: ["Resources", "Reconciler", "Drivers", "DaytonaBridge"], swiftSettings: strict),
         .executableTarget(name: "converge", dependencies: ["ConvergeCLI"], swiftSettings: strict),
 
@@ -44,6 +49,7 @@ let package = Package(
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "Reconciler", "Resources"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["Drivers"], swiftSettings: strict),
         .testTarget(name: "DaytonaBridgeTests", dependencies: ["DaytonaBridge", "Resources"], swiftSettings: strict),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: [], path: "Tests/SimulatorTests", swiftSettings: strict),
     ]
 )
