@@ -16,7 +16,22 @@ struct HTTPRequest: Sendable {
 enum ResponseSink: Sendable {
     case memory
     /// pwrite at `offset` + bytes so far, hashing as it goes; at most `limit` bytes when set.
-    case file(fd: Int32, offset: Int64, limit: Int64?, progress: @Sendable (Int64) -> Void)
+    case file(fd: Int32, offset: Int64, limit: Int64?, progress: ProgressRelay)
+}
+
+/// Carries the caller's non-escaping progress closure to the transfer's thread. The caller
+/// clears it before its frame ends, so no reference to the closure outlives the call even
+/// while Dispatch still holds the finished transfer's block.
+final class ProgressRelay: Sendable {
+    private let closure: Mutex<(@Sendable (Int64) -> Void)?>
+
+    init(_ closure: @escaping @Sendable (Int64) -> Void) { self.closure = Mutex(closure) }
+
+    func report(_ bytes: Int64) {
+        closure.withLock { $0 }?(bytes)
+    }
+
+    func clear() { closure.withLock { $0 = nil } }
 }
 
 struct HTTPResult: Sendable {
@@ -82,6 +97,12 @@ final class CancelFlag: Sendable {
 /// one of the few cooperative threads.
 struct CurlTransport: Sendable {
     let pool = CurlHandlePool()
+    /// Connections libcurl had to open (CURLINFO_NUM_CONNECTS): tests check that keep-alive works.
+    let connectionsOpened = Counter()
+
+    final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
 
     private static let initialised: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
 
@@ -89,10 +110,11 @@ struct CurlTransport: Sendable {
         try Task.checkCancellation()
         let cancel = CancelFlag()
         let pool = self.pool
+        let opened = connectionsOpened
         let result: Result<HTTPResult, TransferFailure> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 DispatchQueue.global().async {
-                    continuation.resume(returning: Result { try Self.perform(request, sink: sink, pool: pool, cancel: cancel) }
+                    continuation.resume(returning: Result { try Self.perform(request, sink: sink, pool: pool, cancel: cancel, opened: opened) }
                         .mapError { $0 as? TransferFailure ?? .transport(reason: "\($0)", retryable: false) })
                 }
             }
@@ -104,11 +126,16 @@ struct CurlTransport: Sendable {
     }
 
     private static func perform(_ request: HTTPRequest, sink: ResponseSink, pool: CurlHandlePool,
-                                cancel: CancelFlag) throws -> HTTPResult {
+                                cancel: CancelFlag, opened: Counter) throws -> HTTPResult {
         guard initialised, let handle = pool.take() else {
             throw TransferFailure.transport(reason: "libcurl could not be initialised", retryable: false)
         }
-        defer { pool.give(handle) }
+        defer {
+            var connects = 0
+            _ = ccurl_getinfo_long(handle.raw, CURLINFO_NUM_CONNECTS, &connects)
+            opened.value.add(connects, ordering: .relaxed)
+            pool.give(handle)
+        }
         let exchange = Exchange(body: request.body, sink: sink, cancel: cancel)
         return try withExtendedLifetime(exchange) {
             try run(request, on: handle.raw, exchange: exchange)

@@ -37,7 +37,7 @@ final class Exchange {
     func reportProgress(force: Bool) {
         guard case .file(_, _, _, let progress) = sink, force || written - reported >= 1 << 20 else { return }
         reported = written
-        progress(written)
+        progress.report(written)
     }
 
     static let read: ccurl_read_callback = { buffer, size, count, user in
@@ -73,7 +73,9 @@ final class Exchange {
         guard let buffer, let exchange = from(user) else { return 0 }
         let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
         guard case .file(let fd, let offset, let limit, _) = exchange.sink, (200..<300).contains(exchange.status) else {
-            exchange.memory.append(contentsOf: bytes)
+            // An error document is small; past 1 MiB of one the rest is not worth keeping.
+            let isError = !(200..<300).contains(exchange.status)
+            exchange.memory.append(contentsOf: isError ? UnsafeRawBufferPointer(rebasing: bytes.prefix(max(0, (1 << 20) - exchange.memory.count))) : bytes)
             return n
         }
         if let limit, exchange.written + Int64(n) > limit {

@@ -78,14 +78,16 @@ extension S3Client {
     /// region from the start. Returns the lowercase hex SHA-256 of the bytes written.
     public func download(_ key: String, range: ClosedRange<Int64>?, into fd: Int32, at offset: Int64,
                          progress: @Sendable (Int64) -> Void = { _ in }) async throws -> String {
-        // The closure only runs while this call is suspended on the transfer, so it cannot
-        // outlive the caller's frame; the cast lets it travel to the transfer's thread.
+        // The closure only runs while this call awaits the transfer; the relay is emptied
+        // before returning, so it cannot outlive the caller's frame.
         try await withoutActuallyEscaping(progress) { progress in
+            let relay = ProgressRelay(progress)
+            defer { relay.clear() }
             let limit = range.map { $0.upperBound - $0.lowerBound + 1 }
             var headers: [String: String] = [:]
             if let range { headers["range"] = "bytes=\(range.lowerBound)-\(range.upperBound)" }
             let call = Call(method: "GET", key: key, headers: headers,
-                            sink: .file(fd: fd, offset: offset, limit: limit, progress: progress), errorKey: key,
+                            sink: .file(fd: fd, offset: offset, limit: limit, progress: relay), errorKey: key,
                             check: { result in Self.checkDownload(result, key: key, limit: limit) })
             let result = try await perform(call)
             return Digests.hex(result.sha256)
