@@ -12,6 +12,8 @@ final class CannedServer: Sendable {
         var status: Int
         var body: String
         var headers: [String: String] = [:]
+        /// Never answer: hold the connection until the client gives up (or 5 s pass).
+        var stall = false
     }
 
     let port: UInt16
@@ -20,6 +22,7 @@ final class CannedServer: Sendable {
     private let served = Atomic<Int>(0)
     private let accepted = Atomic<Int>(0)
     private let keepAlive: Bool
+    private let onRequest: (@Sendable (Int) -> Void)?
     private let finished = DispatchSemaphore(value: 0)
 
     var requests: Int { served.load(ordering: .relaxed) }
@@ -27,8 +30,10 @@ final class CannedServer: Sendable {
 
     struct SocketError: Error {}
 
-    init(_ responses: [Response], keepAlive: Bool = false) throws {
+    /// - Parameter onRequest: called with the request's number once it has been read.
+    init(_ responses: [Response], keepAlive: Bool = false, onRequest: (@Sendable (Int) -> Void)? = nil) throws {
         precondition(!responses.isEmpty)
+        self.onRequest = onRequest
         self.responses = responses
         self.keepAlive = keepAlive
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -73,6 +78,12 @@ final class CannedServer: Sendable {
             while readRequest(client) {
                 let n = served.add(1, ordering: .relaxed).newValue
                 let response = responses[min(n, responses.count) - 1]
+                onRequest?(n)
+                if response.stall {
+                    var byte: UInt8 = 0
+                    while recv(client, &byte, 1, 0) > 0 {}  // until the client closes (or the read times out)
+                    break
+                }
                 let body = Array(response.body.utf8)
                 var head = "HTTP/1.1 \(response.status) Canned\r\nContent-Length: \(body.count)\r\n"
                 head += keepAlive ? "" : "Connection: close\r\n"

@@ -90,6 +90,25 @@ struct RetryTests {
         }
     }
 
+    @Test("cancelling the calling task aborts a transfer that is waiting for an answer")
+    func cancellation() async throws {
+        let (arrived, signal) = AsyncStream.makeStream(of: Int.self)
+        let server = try CannedServer([.init(status: 200, body: "", stall: true)], onRequest: { signal.yield($0) })
+        defer { server.stop() }
+        let client = S3Client(location: S3Location(endpoint: "http://127.0.0.1:\(server.port)", region: "us-east-1", bucket: "canned"),
+                              credentials: Self.credentials)
+        let started = ContinuousClock.now
+        let task = Task { try await client.get("k") }
+        var requests = arrived.makeAsyncIterator()
+        #expect(await requests.next() == 1)  // the request is on the wire and unanswered
+        task.cancel()
+        let result = await task.result
+        #expect(throws: CancellationError.self) { try result.get() }
+        // curl's progress callback runs about once a second while idle; the stall would last 5 s.
+        #expect(ContinuousClock.now - started < .seconds(4))
+        #expect(server.requests == 1)
+    }
+
     @Test("a server message echoing the secret is scrubbed from the error")
     func secretScrubbed() async throws {
         try await with([.init(status: 400, body: Self.error("InvalidRequest", "key \(Self.credentials.secretAccessKey) is odd"))]) { client, _ throws in
