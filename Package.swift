@@ -31,7 +31,7 @@ let package = Package(
         // MARK: - Layers: Resources → Reconciler → Drivers → CLI
         .target(name: "Resources", dependencies: ["CYAML"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "Reconciler", dependencies: ["Resources", "CSQLite"], exclude: ["README.md"], swiftSettings: strict),
-        .target(name: "Drivers", dependencies: ["Reconciler", "Resources", "CSystemShim", "CNFTables"], exclude: ["README.md"], swiftSettings: strict),
+        .target(name: "Drivers", dependencies: ["Reconciler", "Resources", "CSystemShim", "CNFTables", "ObjectStore"], exclude: ["README.md"], swiftSettings: strict),
         // Daytona jobs → spec files; observed status → job results. Writes only spec files.
         .target(name: "DaytonaBridge", dependencies: ["Resources", "CCurl"], exclude: ["README.md"], swiftSettings: strict),
         // An S3-compatible object-store client (SigV4, multipart, streamed downloads) over libcurl.

@@ -57,8 +57,15 @@ struct Wiring {
         qemu.network = network
         qemu.apiTimeout = try host.chAPITimeout()
         let cuttlefish = try Cuttlefish.Runtime(config: host)
+        let qemuImg = QemuImg(binary: host.qemuImg)
+        var registry: SnapshotRegistry?
+        if let config = try RegistryConfig.load(from: host) {
+            registry = SnapshotRegistry(config: config, qemuImg: qemuImg)
+            registry?.progress = TransferLine.show
+        }
         reconciler = Reconciler(store: store, runtimes: [ch, qemu, cuttlefish], network: network,
-                                snapshots: SnapshotStore(directory: host.chSnapshots, runtimes: [ch, qemu, cuttlefish]), defaults: defaults)
+                                snapshots: SnapshotStore(directory: host.chSnapshots, runtimes: [ch, qemu, cuttlefish], registry: registry),
+                                defaults: defaults)
     }
 }
 

@@ -22,6 +22,9 @@ public struct HostConfig: Sendable {
         // The Daytona bridge (`converge daytona`).
         "DAYTONA_API_URL", "DAYTONA_RUNNER_TOKEN", "POLL_TIMEOUT", "POLL_LIMIT", "HEALTHCHECK_INTERVAL", "DAYTONA_LINUX_RUNTIME",
         "DAYTONA_FAIL_AFTER",
+        // The snapshot registry (an S3-compatible store), under the runners' names.
+        "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_BUCKET",
+        "CONVERGE_REGISTRY_PART_SIZE", "CONVERGE_REGISTRY_PARALLEL",
     ]
 
     /// Loads `file` (if given, or `STATE/config.yaml` if present) and the environment.

@@ -30,9 +30,10 @@ struct GetCommand: Command {
         if global.json {
             try Output.json(rows)
         } else if kind == .snapshot {
-            Output.table(["NAME", "MEMORY", "SIZE", "SOURCE", "USED BY", "READY", "REASON"], rows.map {
+            Output.table(["NAME", "MEMORY", "SIZE", "SOURCE", "USED BY", "REGISTRY", "READY", "REASON"], rows.map {
                 [$0.name, $0.memorySaved.map { $0 ? "yes" : "no" } ?? "-", $0.sizeOnDiskBytes.map { Quantity(bytes: $0).description } ?? "-",
-                 $0.source ?? "-", $0.usedBy.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-", $0.ready, $0.reason]
+                 $0.source ?? "-", $0.usedBy.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-",
+                 $0.registry?.summary(bytes: ByteUnits.human) ?? "-", $0.ready, $0.reason]
             })
         } else if kind == .sandbox {
             Output.table(["NAME", "RUNTIME", "DESIRED", "OBSERVED", "CPUS", "MEMORY", "BALLOON", "DISK", "ADDRESS", "PID", "READY", "REASON"], rows.map {
@@ -85,6 +86,8 @@ struct StatusRow: Encodable {
     var sizeOnDiskBytes: Int64?
     var source: String?
     var usedBy: [String]?
+    /// Its copy in the registry: pushed, pulling with bytes, or failed with the reason.
+    var registry: RegistryRecord?
     var applied: Bool
     var summary: String?
     var ready: String
@@ -179,11 +182,12 @@ enum StatusRows {
                     let o = observed.snapshots[name]
                     row.applied = o != nil
                     let source = spec?.resource.snapshot?.source ?? o?.spec.source
-                    row.source = source.map { switch $0 { case .sandbox(let s): "sandbox \(s)"; case .path(let p): "path \(p)" } }
+                    row.source = source?.description
                     row.summary = row.source
                     row.memorySaved = o?.hasMemory
                     row.sizeOnDiskBytes = o?.sizeOnDisk
                     row.usedBy = o.map { _ in observed.users(ofSnapshot: name).map(\.description) }
+                    row.registry = o?.registry ?? observed.pulls[name]
                 }
                 if spec != nil { Readiness.correct(&row, pending: pending[id]) }
                 rows.append(row)

@@ -37,6 +37,7 @@ enum SpecManifest {
         switch s.source {
         case .sandbox(let n): source = "{sandbox: \(quoted(n))}"
         case .path(let p): source = "{path: \(quoted(p))}"
+        case .registry(let r): source = "{registry: \(quoted(r))}"
         }
         return [
             "# Written by `converge daytona` for a snapshot of Daytona sandbox \(quoted(daytonaID)); the bridge owns this file.",

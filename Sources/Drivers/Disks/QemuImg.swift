@@ -56,6 +56,12 @@ public struct QemuImg: Sendable {
         _ = try await run(["resize", "-q", "-f", "qcow2", path, "\(size)"])
     }
 
+    /// Points the qcow2 `path` at `backing` (a name relative to its folder) without reading
+    /// or writing its data: the files are the same, only their place changed.
+    public func setBacking(of path: String, to backing: String, format: String) async throws {
+        _ = try await run(["rebase", "-u", "-f", "qcow2", "-b", backing, "-F", format, path])
+    }
+
     /// Runs `qemu-img check` (read-only, so it works on a disk a VMM holds) and returns
     /// its report; throws when it finds errors.
     public func check(_ path: String) async throws -> String {

@@ -18,7 +18,7 @@ public struct SnapshotChecksums: Sendable {
 
     func entries(in directory: String) async throws -> [SnapshotManifest.FileEntry] {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
-            .filter { $0 != SnapshotManifest.file && $0 != SnapshotManifest.marker }.sorted()
+            .filter { !SnapshotManifest.ownFiles.contains($0) }.sorted()
         var entries: [SnapshotManifest.FileEntry] = []
         for name in names {
             let path = "\(directory)/\(name)"

@@ -29,6 +29,8 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
     public var parentChain: [String]
     public var files: [FileEntry]
     public var createdAt: Double
+    /// In the registry's copy: how its files were cut into parts, with their checksums.
+    public var transfer: TransferManifest?
 
     public struct FileEntry: Codable, Sendable, Equatable {
         public var name: String
@@ -37,6 +39,9 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
         public var sha256: String?
     }
 
+    /// Converge's own files in a snapshot's folder, never part of what it holds.
+    static let ownFiles: Set<String> = [file, marker, "registry.json", ".registry-transfer.json"]
+
     public static func read(_ directory: String) -> SnapshotManifest? {
         guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
               let manifest = try? JSONDecoder().decode(SnapshotManifest.self, from: data), manifest.owner == "converge" else { return nil }
@@ -44,6 +49,24 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
     }
 
     func write(to directory: String) throws { try AtomicFile.writeJSON(self, to: "\(directory)/\(Self.file)") }
+}
+
+/// A snapshot's files as the registry holds them: cut into parts of `partSize` bytes, with
+/// the SHA-256 of each part and of each whole file, checked on pull.
+public struct TransferManifest: Codable, Sendable, Equatable {
+    public var partSize: Int64
+    public var files: [File]
+
+    public struct File: Codable, Sendable, Equatable {
+        /// Its path in the snapshot's folder (and under `{org}/{name}/` in the bucket).
+        public var path: String
+        public var bytes: Int64
+        public var sha256: String
+        public var parts: [String]
+        /// For a disk: the file in the folder it is an overlay on, and that file's format.
+        public var backing: String?
+        public var backingFormat: String?
+    }
 }
 
 /// Bytes a directory's files take on disk (links followed: an adopted file counts).

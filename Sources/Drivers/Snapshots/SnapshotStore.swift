@@ -11,11 +11,16 @@ public struct SnapshotStore: SnapshotDriver {
     public let directory: String
     let runtimes: [any SandboxRuntime]
     let checksums: SnapshotChecksums
+    /// The S3-compatible store snapshots are pushed to and pulled from; nil when the host
+    /// configures none.
+    let registry: SnapshotRegistry?
 
-    public init(directory: String, runtimes: [any SandboxRuntime], checksums: SnapshotChecksums = SnapshotChecksums()) {
+    public init(directory: String, runtimes: [any SandboxRuntime], checksums: SnapshotChecksums = SnapshotChecksums(),
+                registry: SnapshotRegistry? = nil) {
         self.directory = directory
         self.runtimes = runtimes
         self.checksums = checksums
+        self.registry = registry
     }
 
     func path(_ name: String) -> String { "\(directory)/\(name)" }
@@ -29,13 +34,40 @@ public struct SnapshotStore: SnapshotDriver {
             result[name] = ObservedSnapshot(name: name, spec: manifest.spec, hasMemory: manifest.memory,
                                             runtime: manifest.runtime.flatMap(Runtime.init(rawValue:)), config: manifest.config,
                                             disk: disk, diskChain: BackingChain.chain(of: disk),
-                                            sizeOnDisk: DiskUsage.bytes(under: path(name)))
+                                            sizeOnDisk: DiskUsage.bytes(under: path(name)),
+                                            registry: RegistryRecordFile.read(in: path(name)))
         }
         return result
     }
 
+    public func observePulls() async -> [String: RegistryRecord] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var result: [String: RegistryRecord] = [:]
+        for entry in names where entry.hasPrefix(".pull-") {
+            result[String(entry.dropFirst(6))] = RegistryRecordFile.read(in: path(entry))
+        }
+        return result
+    }
+
+    public func push(_ name: String, settings: RegistrySettings, journal: StepJournal) async throws {
+        let registry = try configuredRegistry(for: "registry.push")
+        try await journal.step(.registryPush) { try await registry.push(name, from: path(name), settings: settings) }
+    }
+
+    private func configuredRegistry(for step: String) throws -> SnapshotRegistry {
+        guard let registry else {
+            throw StepFailure(step: step, message: "this host configures no snapshot registry: set AWS_DEFAULT_BUCKET, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL for a store other than AWS S3)")
+        }
+        return registry
+    }
+
     public func take(_ name: String, spec: SnapshotSpec, journal: StepJournal) async throws {
         let target = path(name)
+        if case .registry(let location) = spec.source {
+            let registry = try configuredRegistry(for: "registry.pull")
+            try await journal.step(.registryPull) { try await registry.pull(location, into: target, name: name, spec: spec) }
+            return
+        }
         try await journal.step(.snapshotRecord) { try claim(target) }
         var manifest: SnapshotManifest
         switch spec.source {
@@ -52,6 +84,8 @@ public struct SnapshotStore: SnapshotDriver {
                                         source: "sandbox \(sandbox)", parentChain: [], files: [], createdAt: Clock.now)
         case .path(let source):
             manifest = try await journal.step(.snapshotAdopt) { try adopt(source, into: target, name: name, spec: spec) }
+        case .registry:
+            return  // pulled above
         }
         manifest.parentChain = BackingChain.chain(of: "\(target)/disk.qcow2")
         let files = try await checksums.entries(in: target)
@@ -62,6 +96,12 @@ public struct SnapshotStore: SnapshotDriver {
 
     public func remove(_ name: String, journal: StepJournal) async throws {
         let target = path(name)
+        try await pruneRemote(target, journal: journal)
+        // A pull that never finished leaves only its folder.
+        let pulling = SnapshotRegistry.pullFolder(for: target)
+        if FileManager.default.fileExists(atPath: "\(pulling)/\(SnapshotManifest.marker)") {
+            try await journal.step(.snapshotRemove) { try FileManager.default.removeItem(atPath: pulling) }
+        }
         try await journal.step(.snapshotRemove) {
             guard FileManager.default.fileExists(atPath: target) else { return }
             guard FileManager.default.fileExists(atPath: "\(target)/\(SnapshotManifest.marker)") else {
@@ -71,6 +111,22 @@ public struct SnapshotStore: SnapshotDriver {
             try AtomicFile.remove("\(target)/\(SnapshotManifest.file)")
             try FileManager.default.removeItem(atPath: target)
         }
+    }
+
+    /// Deletes the registry's copy of a snapshot this host pushed with `prune` (a pulled
+    /// copy belongs to its pusher), before the local one goes: a failure keeps both.
+    private func pruneRemote(_ target: String, journal: StepJournal) async throws {
+        guard let record = RegistryRecordFile.read(in: target), record.prune,
+              record.state == .pushed || record.state == .pushing || (record.state == .failed && record.failedDuring == "push") else { return }
+        let registry = try configuredRegistry(for: "registry.delete")
+        guard record.store == registry.store else {
+            throw StepFailure(step: "registry.delete", message: "its copy was pushed to \(record.store), but this host's registry is \(registry.store); delete \(record.location)/ there by hand, or set spec.registry.prune: false before removing it")
+        }
+        let ledger = TransferLedger.read(in: target)
+        let open = (ledger?.files ?? [:]).compactMap { path, file in
+            file.done ? nil : file.uploadID.map { (key: "\(record.location)/\(path)", uploadID: $0) }
+        }
+        try await journal.step(.registryDelete) { try await registry.delete(record.location, openUploads: open) }
     }
 
     /// Makes (or takes back, after a crash) the snapshot's directory, marked as Converge's.

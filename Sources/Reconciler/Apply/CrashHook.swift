@@ -33,7 +33,7 @@ public final class CrashHook: Sendable {
     /// The step, occurrence and phase this hook fires at (for tests).
     var describedTarget: String? { target.map { "\($0.step):\($0.occurrence):\($0.phase.rawValue)" } }
 
-    func check(step: String, phase: Phase) {
+    public func check(step: String, phase: Phase) {
         guard let target, target.step == step, target.phase == phase else { return }
         let count = seen.withLock { n in n += 1; return n }
         if count == target.occurrence { kill(getpid(), SIGKILL) }

@@ -40,6 +40,10 @@ struct ExecutionContext: Sendable {
                 try await store.setApplied(action.id, action.verb == .destroy ? nil : action.body)
             }
         case .snapshot:
+            if action.verb == .push, case .snapshot(let spec)? = action.body {
+                try await snapshots.push(name, settings: spec.registry ?? RegistrySettings(), journal: journal)
+                return
+            }
             if action.verb == .destroy || action.verb == .replace { try await snapshots.remove(name, journal: journal) }
             if action.verb != .destroy, case .snapshot(let spec)? = action.body {
                 try await snapshots.take(name, spec: spec, journal: journal)
@@ -70,6 +74,8 @@ struct ExecutionContext: Sendable {
             try await runtime.growDisk(name, to: action.config!.disk, journal: journal)
         case .destroy:
             try await runtime.destroy(name, keepDisk: false, journal: journal)
+        case .push:
+            throw StepFailure(step: "runtime.select", message: "a sandbox is not pushed; push a Snapshot of it")
         }
     }
 
@@ -98,6 +104,7 @@ struct ExecutionContext: Sendable {
         case .balloon: "BalloonResized"
         case .update: "Updated"
         case .growDisk: "DiskGrown"
+        case .push: "Pushed"
         case .replace: "Replaced"
         case .destroy: "Destroyed"
         }

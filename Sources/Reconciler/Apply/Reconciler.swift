@@ -70,6 +70,7 @@ public actor Reconciler {
         state.pools = try await network.observePools()
         state.policies = try await store.applied(.balloonPolicy)
         state.snapshots = try await snapshots.observe()
+        state.pulls = await snapshots.observePulls()
         return state
     }
 

@@ -197,9 +197,12 @@ public struct ObservedSnapshot: Hashable, Sendable, Codable {
     public var diskChain: [String]
     /// Bytes its files take on disk (adopted files behind links included).
     public var sizeOnDisk: Int64
+    /// Its copy in the registry, as the last transfer recorded it.
+    public var registry: RegistryRecord?
 
     public init(name: String, spec: SnapshotSpec, hasMemory: Bool, runtime: Runtime? = nil, config: SandboxConfig? = nil,
-                disk: String? = nil, diskChain: [String] = [], sizeOnDisk: Int64 = 0) {
+                disk: String? = nil, diskChain: [String] = [], sizeOnDisk: Int64 = 0, registry: RegistryRecord? = nil) {
+        self.registry = registry
         self.name = name
         self.spec = spec
         self.hasMemory = hasMemory
@@ -227,6 +230,8 @@ public struct ObservedState: Sendable, Equatable {
     public var pools: [String: ObservedPool]
     public var policies: [String: AppliedRecord]
     public var snapshots: [String: ObservedSnapshot]
+    /// Snapshots being pulled from the registry, not yet usable (shown, never planned on).
+    public var pulls: [String: RegistryRecord] = [:]
 
     public init(sandboxes: [String: ObservedSandbox] = [:], pools: [String: ObservedPool] = [:],
                 policies: [String: AppliedRecord] = [:], snapshots: [String: ObservedSnapshot] = [:]) {

@@ -3,7 +3,7 @@ import Resources
 /// What an action does to its resource. Raw values are stable: they appear in `--json`
 /// output and in the journal.
 public enum Verb: String, Sendable, Codable, CaseIterable {
-    case create, start, stop, pause, resume, suspend, resize, balloon, update, growDisk = "grow-disk", replace, destroy
+    case create, start, stop, pause, resume, suspend, resize, balloon, update, growDisk = "grow-disk", push, replace, destroy
 
     /// The plan symbol a person reads: `+` create, `~` change, `-/+` replace, `-` destroy.
     public var symbol: String {

@@ -141,9 +141,12 @@ public enum Planner {
             }
         }
         guard let observed = observedAll.snapshots[resource.name] else {
-            return ([Action(resource.id, .create, reason: "not found on the host", dependsOn: needs, body: resource.body)], [])
+            let reason = if case .registry(let location) = spec.source { "not found on the host; pulled from the registry (\(location))" } else { "not found on the host" }
+            return ([Action(resource.id, .create, reason: reason, dependsOn: needs, body: resource.body)], [])
         }
-        guard observed.spec != spec else { return ([], []) }
+        guard observed.spec.identity != spec.identity else {
+            return (RegistryDiff.actions(resource, spec, observed), [])
+        }
         let users = observedAll.users(ofSnapshot: resource.name)
         if !users.isEmpty {
             return ([], [Finding(resource.id, .blocked, reason: "SnapshotInUse",

@@ -33,6 +33,10 @@ enum Pruning {
             }
             actions.append(Action(id, .destroy, reason: "no spec names it", dependsOn: users))
         }
+        // A pull no spec wants any more leaves only its unfinished folder.
+        for name in observed.pulls.keys.sorted() where desired[ResourceID(.snapshot, name)] == nil && observed.snapshots[name] == nil {
+            actions.append(Action(ResourceID(.snapshot, name), .destroy, reason: "no spec names it (an unfinished pull)"))
+        }
         for name in observed.pools.keys.sorted() where desired[ResourceID(.tapPool, name)] == nil {
             // After every action of a sandbox that holds one of its slots (destroy, replace
             // into another pool, update): those release it.

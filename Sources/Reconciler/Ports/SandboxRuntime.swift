@@ -132,8 +132,19 @@ extension StepJournal {
 /// Snapshots on the host: warm (memory + disk) or disk-only.
 public protocol SnapshotDriver: Sendable {
     func observe() async throws -> [String: ObservedSnapshot]
+    /// Snapshots being pulled from the registry, with their progress.
+    func observePulls() async -> [String: RegistryRecord]
     func take(_ name: String, spec: SnapshotSpec, journal: StepJournal) async throws
+    /// Pushes a taken snapshot to the registry as `settings` say (or records them when it is there).
+    func push(_ name: String, settings: RegistrySettings, journal: StepJournal) async throws
     func remove(_ name: String, journal: StepJournal) async throws
+}
+
+extension SnapshotDriver {
+    public func observePulls() async -> [String: RegistryRecord] { [:] }
+    public func push(_ name: String, settings: RegistrySettings, journal: StepJournal) async throws {
+        throw StepFailure(step: "registry.push", message: "this host has no snapshot registry")
+    }
 }
 
 /// Records each step of an action before it runs and its outcome after, so a crash

@@ -1,16 +1,49 @@
-/// `kind: Snapshot` — a warm (memory + disk) or disk-only capture, immutable once taken.
+/// `kind: Snapshot` — a VM's saved state and frozen disk, captured once from a sandbox,
+/// adopted from a directory, or pulled from the snapshot registry.
 public struct SnapshotSpec: Hashable, Sendable, Codable {
-    public enum Source: Hashable, Sendable, Codable {
+    public enum Source: Hashable, Sendable, Codable, CustomStringConvertible {
         case sandbox(String)
         case path(String)
+        /// `ORG/NAME` in the registry (`{bucket}/{org}/{name}/`), pulled when absent here.
+        case registry(String)
+
+        public var description: String {
+            switch self {
+            case .sandbox(let s): "sandbox \(s)"
+            case .path(let p): "path \(p)"
+            case .registry(let r): "registry \(r)"
+            }
+        }
     }
 
     public var source: Source
     public var memory: Bool
+    /// Where the snapshot goes in the registry; not part of what the snapshot is (a
+    /// change here never retakes it).
+    public var registry: RegistrySettings?
 
-    public init(source: Source, memory: Bool = true) {
+    public init(source: Source, memory: Bool = true, registry: RegistrySettings? = nil) {
         self.source = source
         self.memory = memory
+        self.registry = registry
+    }
+
+    /// What the snapshot is, without where it is published: a change of this retakes it.
+    public var identity: SnapshotSpec { SnapshotSpec(source: source, memory: memory) }
+}
+
+/// `spec.registry` of a Snapshot: push it after capture under `{bucket}/{org}/{name}/`,
+/// and delete the remote copy with the Snapshot when `prune` is set.
+public struct RegistrySettings: Hashable, Sendable, Codable {
+    public var push: Bool
+    public var prune: Bool
+    /// `spec.registry.org`, else the label `org`, else `default`.
+    public var org: String
+
+    public init(push: Bool = false, prune: Bool = false, org: String = "default") {
+        self.push = push
+        self.prune = prune
+        self.org = org
     }
 }
 

@@ -89,7 +89,8 @@ extension ResourceBody {
                     s.limits?.cpus.map(String.init) ?? "-", q(s.limits?.memory), s.limits == nil ? "nolimits" : "limits",
                     "\(s.source)", s.networkPool ?? "-", s.balloonPolicy ?? "-", s.gpus.joined(separator: ",")].joined(separator: "|")
         case .snapshot(let s):
-            return ["snapshot", "\(s.source)", "\(s.memory)"].joined(separator: "|")
+            let registry = s.registry.map { "\($0.push)|\($0.prune)|\($0.org)" } ?? "-"
+            return ["snapshot", "\(s.source)", "\(s.memory)", registry].joined(separator: "|")
         case .tapPool(let p):
             return ["tappool", "\(p.size)", "\(p.subnet)", "\(p.guestGateway)", "\(p.guestAddress)", "\(p.nat)"].joined(separator: "|")
         case .balloonPolicy(let b):

@@ -50,7 +50,7 @@ enum SpecDecoder {
         case .sandbox:
             body = sandbox(specNode, context, &references).map(ResourceBody.sandbox)
         case .snapshot:
-            body = snapshot(specNode, context, &references, &subnetMark).map(ResourceBody.snapshot)
+            body = snapshot(specNode, org: meta?.labels["org"], context, &references, &subnetMark).map(ResourceBody.snapshot)
         case .tapPool:
             body = tapPool(specNode, context, &subnetMark).map(ResourceBody.tapPool)
         case .balloonPolicy:
@@ -211,41 +211,76 @@ enum SpecDecoder {
 
     // MARK: - Snapshot
 
-    /// - Parameter memoryMark: set to the mark of `memory: true` when the spec states it.
-    private static func snapshot(_ node: Node, _ context: DecodeContext, _ refs: inout [(ResourceID, Mark, String)],
+    /// - Parameters:
+    ///   - org: the label `org`, the registry's default folder for this snapshot.
+    ///   - memoryMark: set to the mark of `memory: true` when the spec states it.
+    private static func snapshot(_ node: Node, org: String?, _ context: DecodeContext, _ refs: inout [(ResourceID, Mark, String)],
                                  _ memoryMark: inout Mark?) -> SnapshotSpec? {
         guard var f = FieldReader(node, path: "spec", context) else { return nil }
         defer { f.finish(context) }
         let memoryNode = f.take("memory")
         let memory = memoryNode.map { context.bool($0, "spec.memory") } ?? true
         if memory == true { memoryMark = memoryNode?.mark }
+        let registryNode = f.take("registry")
+        let registry = registryNode.flatMap { registrySettings($0, org: org, context) }
         guard let s = f.take("source") else {
-            context.error(f.mark, "spec.source is required: sandbox or path")
+            context.error(f.mark, "spec.source is required: sandbox, path or registry")
             return nil
         }
         guard var sf = FieldReader(s, path: "spec.source", context) else { return nil }
         defer { sf.finish(context) }
-        let sandbox = sf.take("sandbox"), path = sf.take("path")
-        switch (sandbox, path) {
-        case (let node?, nil):
-            guard let name = reference(node, "spec.source.sandbox", context), let memory else { return nil }
+        let given = [("sandbox", sf.take("sandbox")), ("path", sf.take("path")), ("registry", sf.take("registry"))]
+            .compactMap { key, node in node.map { (key, $0) } }
+        guard given.count == 1, let (key, node) = given.first else {
+            let what = given.isEmpty ? "sets none" : "sets \(given.map(\.0).joined(separator: " and "))"
+            context.error(given.last?.1.mark ?? sf.mark, "spec.source must set exactly one of sandbox, path, registry; it \(what)")
+            return nil
+        }
+        guard let memory, registryNode == nil || registry != nil else { return nil }
+        switch key {
+        case "sandbox":
+            guard let name = reference(node, "spec.source.sandbox", context) else { return nil }
             refs.append((ResourceID(.sandbox, name), node.mark, "spec.source.sandbox"))
-            return SnapshotSpec(source: .sandbox(name), memory: memory)
-        case (nil, let node?):
+            return SnapshotSpec(source: .sandbox(name), memory: memory, registry: registry)
+        case "path":
             guard let text = context.string(node, "spec.source.path") else { return nil }
             guard text.hasPrefix("/"), !text.split(separator: "/").contains("..") else {
                 context.error(node.mark, "spec.source.path must be an absolute path without '..', found '\(text)'")
                 return nil
             }
-            guard let memory else { return nil }
-            return SnapshotSpec(source: .path(text), memory: memory)
-        case (_?, let p?):
-            context.error(p.mark, "spec.source must set exactly one of sandbox, path; it sets both")
-            return nil
-        case (nil, nil):
-            context.error(sf.mark, "spec.source must set exactly one of sandbox, path")
-            return nil
+            return SnapshotSpec(source: .path(text), memory: memory, registry: registry)
+        default:
+            guard let text = context.string(node, "spec.source.registry") else { return nil }
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2 else {
+                context.error(node.mark, "spec.source.registry must be ORG/NAME (the snapshot's folder in the bucket), found '\(text)'")
+                return nil
+            }
+            if let problem = parts.lazy.compactMap({ NameRules.problem(with: $0, allowDots: true) }).first {
+                context.error(node.mark, "spec.source.registry '\(text)': \(problem)")
+                return nil
+            }
+            return SnapshotSpec(source: .registry(text), memory: memory, registry: registry)
         }
+    }
+
+    /// `spec.registry: {push, prune, org}`.
+    private static func registrySettings(_ node: Node, org label: String?, _ context: DecodeContext) -> RegistrySettings? {
+        guard var f = FieldReader(node, path: "spec.registry", context) else { return nil }
+        defer { f.finish(context) }
+        let before = context.diagnostics.count
+        let push = f.take("push").flatMap { context.bool($0, "spec.registry.push") } ?? false
+        let prune = f.take("prune").flatMap { context.bool($0, "spec.registry.prune") } ?? false
+        var org = label ?? "default"
+        if let node = f.take("org"), let text = context.string(node, "spec.registry.org") {
+            if let problem = NameRules.problem(with: text, allowDots: true) {
+                context.error(node.mark, "spec.registry.org '\(text)' \(problem)")
+            }
+            org = text
+        } else if let label, let problem = NameRules.problem(with: label, allowDots: true) {
+            context.error(node.mark, "the label org '\(label)' names the registry folder and \(problem); set spec.registry.org")
+        }
+        return context.diagnostics.count == before ? RegistrySettings(push: push, prune: prune, org: org) : nil
     }
 
     // MARK: - TapPool
