@@ -186,3 +186,55 @@ struct RegistryTests {
         }
     }
 }
+
+/// The registry's acceptance on a real guest: a warm snapshot pushed from one state
+/// directory, pulled into another, and restored there with the guest's memory intact.
+@Suite("Snapshot registry with a real guest", .serialized, .enabled(if: TestGuest.available, TestGuest.missing))
+struct RegistryRealGuestTests {
+    @Test("a warm snapshot pushed from one host's state is pulled into another and restored there: the same in-RAM token")
+    func pushPullRestore() throws {
+        let store = try S3Fixture()
+        let source = try CLIHarness()
+        source.environment = store.environment()
+        let push = """
+        ---
+        apiVersion: converge.dev/v1
+        kind: Snapshot
+        metadata: {name: golden.1, labels: {org: acme}}
+        spec: {source: {sandbox: golden}, registry: {push: true}}
+
+        """
+        try source.setSpecs(MemoryStateTests.specs())
+        #expect(source.converge("apply", source.specs).status == 0)
+        let token = try #require(source.waitForGuest(try source.guest("golden")), "golden never answered; serial: \(source.serialTail("golden"))")
+        try source.setSpecs(MemoryStateTests.specs() + push)
+        let pushed = source.converge("apply", source.specs)
+        #expect(pushed.status == 0, "\(pushed.output)")
+        #expect(RegistryTests.registry(source, "golden.1")?["state"] as? String == "pushed")
+        // Self-contained: the guest's base disk went along.
+        #expect(store.keys(under: "acme/golden.1/").contains("acme/golden.1/disk.backing.1"), "\(store.keys(under: "acme/golden.1/"))")
+
+        let target = try CLIHarness()
+        target.environment = store.environment()
+        try target.setSpecs("""
+        apiVersion: converge.dev/v1
+        kind: TapPool
+        metadata: {name: default}
+        spec: {size: 1, subnet: 10.200.0.0/16, guest: {gateway: 192.168.0.1/24, address: 192.168.0.2}}
+        ---
+        apiVersion: converge.dev/v1
+        kind: Snapshot
+        metadata: {name: base}
+        spec: {source: {registry: acme/golden.1}}
+
+        """ + MemoryStateTests.sandbox("restored", source: "{snapshot: base}"))
+        let pulled = target.converge("apply", target.specs)
+        #expect(pulled.status == 0, "\(pulled.output)")
+        #expect(RegistryTests.registry(target, "base")?["state"] as? String == "pulled")
+        let restored = try target.guest("restored")
+        #expect(target.http("192.168.0.2", "/token", from: restored.namespace) == token, "serial: \(target.serialTail("restored"))")
+        let chain = CLIHarness.exec(["/usr/bin/qemu-img", "info", "-U", "--backing-chain", "\(target.state)/qemu/sandboxes/cvg-restored/disk.qcow2"])
+        #expect(chain.stdout.contains("snapshots/base/disk.qcow2") && chain.stdout.contains("base/disk.backing.1"), "\(chain.output)")
+        #expect(!chain.stdout.contains(source.root), "the pulled chain stands on its own: \(chain.output)")
+    }
+}
