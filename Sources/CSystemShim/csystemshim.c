@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <malloc.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -81,3 +82,5 @@ long cvg_send_with_fd(int sock, const void *buf, unsigned long len, int fd) {
     memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
     return (long)sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
+
+int cvg_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }

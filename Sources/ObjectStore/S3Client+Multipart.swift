@@ -15,9 +15,10 @@ extension S3Client {
 
     /// Sends one part from memory; its SHA-256 is signed (x-amz-content-sha256), so S3 refuses a
     /// part corrupted on the way. Returns the part's ETag without quotes.
-    public func uploadPart(_ key: String, uploadID: String, number: Int, body: Data) async throws -> String {
+    /// - Parameter sha256: the body's SHA-256 in hex, when the caller computed it already.
+    public func uploadPart(_ key: String, uploadID: String, number: Int, body: Data, sha256: String? = nil) async throws -> String {
         let result = try await perform(Call(method: "PUT", key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
-                                            body: body, errorKey: key))
+                                            body: body, payloadSHA256: sha256, errorKey: key))
         guard let etag = result.headers["etag"], !etag.isEmpty else {
             throw S3Error.rejected(status: result.status, code: "MissingETag", message: "part \(number) of \(key) came back without an ETag")
         }

@@ -19,9 +19,9 @@ extension S3Client {
 
     /// Stores `body` under `key` with its SHA-256 signed, so a corrupted upload is refused.
     @discardableResult
-    public func put(_ key: String, body: Data) async throws -> String {
+    public func put(_ key: String, body: Data, sha256: String? = nil) async throws -> String {
         let result = try await perform(Call(method: "PUT", key: key, headers: ["content-type": "application/octet-stream"],
-                                             body: body, errorKey: key))
+                                             body: body, payloadSHA256: sha256, errorKey: key))
         return Self.unquote(result.headers["etag"] ?? "")
     }
 

@@ -33,6 +33,8 @@ public struct S3Client: Sendable {
         var query: [(name: String, value: String)] = []
         var headers: [String: String] = [:]
         var body = Data()
+        /// The body's SHA-256 when the caller has it already (a part it hashed for its manifest).
+        var payloadSHA256: String?
         var sink = ResponseSink.memory
         /// Names the object in a notFound error.
         var errorKey: String
@@ -48,7 +50,7 @@ public struct S3Client: Sendable {
         }
         let path = endpoint.path(bucket: location.bucket, key: call.key)
         let url = endpoint.url(path: path, query: call.query)
-        let payloadHash = call.body.isEmpty ? Self.emptySHA256 : Digests.sha256Hex(call.body)
+        let payloadHash = call.body.isEmpty ? Self.emptySHA256 : (call.payloadSHA256 ?? Digests.sha256Hex(call.body))
         let attempts = max(1, retry.attempts)
         var attempt = 1
         while true {

@@ -43,4 +43,9 @@ int cvg_pidfd_open(int pid);
    MSG_DONTWAIT. Returns the bytes sent, or -1 with errno set. */
 long cvg_send_with_fd(int sock, const void *buf, unsigned long len, int fd);
 
+/* Fixes glibc's mmap threshold at `bytes` (mallopt M_MMAP_THRESHOLD, a macro of
+   <malloc.h> Swift's Glibc module does not import): larger allocations are mapped and
+   returned to the system when freed. Returns 1 on success. */
+int cvg_fix_mmap_threshold(int bytes);
+
 #endif

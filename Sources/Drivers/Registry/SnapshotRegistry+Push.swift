@@ -62,7 +62,7 @@ extension SnapshotRegistry {
         if file.bytes <= partSize {
             let data = try PartIO.read(fd, offset: 0, length: file.bytes, path: file.source)
             let sha = Digests.sha256Hex(data)
-            try await client.put(key, body: data)
+            try await client.put(key, body: data, sha256: sha)
             entry.sha256 = sha
             entry.parts = [sha]
         } else {
@@ -122,7 +122,7 @@ extension SnapshotRegistry {
                     inFlight -= 1
                 }
                 group.addTask {
-                    let etag = try await client.uploadPart(key, uploadID: uploadID, number: number, body: data)
+                    let etag = try await client.uploadPart(key, uploadID: uploadID, number: number, body: data, sha256: sha)
                     return (number, TransferLedger.Part(etag: etag, sha256: sha), Int64(data.count))
                 }
                 inFlight += 1
