@@ -13,10 +13,11 @@ import Resources
 ///   the same no-op apply can be timed as a whole process from outside.
 struct BenchCommand: Command {
     static let name = "bench"
-    static let abstract = "run the benchmarks (plan over N specs, no-op apply over N sandboxes, network slots, memory state)"
-    static let arguments = "plan|apply|network|memory"
+    static let abstract = "run the benchmarks (scale: every scale goal in one run; plan over N specs, no-op apply over N sandboxes, network slots, memory state)"
+    static let arguments = "scale|plan|apply|network|memory"
     static let options = [
-        OptionSpec("--count", value: "N", "sandboxes (plan 10000, apply 200, network 50)"),
+        OptionSpec("--count", value: "N", "sandboxes (scale 1000, plan 10000, apply 200, network 50)"),
+        OptionSpec("--specs", value: "N", "scale: specs loaded and planned cold (default 10000)"),
         OptionSpec("--rounds", value: "R", "timed rounds (default 5)"),
         OptionSpec("--per-file", value: "K", "specs per generated file (default 100)"),
         OptionSpec("--keep", value: "DIR", "keep the specs (and apply's sandboxes) in DIR"),
@@ -32,6 +33,7 @@ struct BenchCommand: Command {
     var keep: String?
     var simulator: String?
     var network: Bool
+    var specCount: Int
     var json: Bool
 
     init(parsing arguments: inout Arguments) throws {
@@ -42,12 +44,20 @@ struct BenchCommand: Command {
         keep = try arguments.value("--keep")
         simulator = try arguments.value("--sim")
         network = arguments.flag("--network")
+        specCount = max(1, try arguments.int("--specs") ?? 10_000)
         which = try arguments.positionals(min: 1, max: 1, usage: Self.usage)[0]
-        guard ["plan", "apply", "network", "memory"].contains(which) else { throw UsageError("usage: \(Self.usage)") }
+        guard ["scale", "plan", "apply", "network", "memory"].contains(which) else { throw UsageError("usage: \(Self.usage)") }
     }
 
     func run() async throws {
         switch which {
+        case "scale":
+            let sim = simulator ?? Self.siblingSimulator()
+            guard FileManager.default.isExecutableFile(atPath: sim) else {
+                throw CLIError("simulator \(sim) not found; build it (swift build -c release --product cloud-hypervisor-sim) or pass --sim PATH")
+            }
+            try await ScaleBenchmark(count: count ?? 1000, specCount: specCount, rounds: rounds, perFile: perFile,
+                                     simulator: sim, network: network, json: json).run()
         case "plan": try await planBenchmark(count ?? 10_000)
         case "network": try await NetworkBenchmark(count: count ?? 50, json: json).run()
         case "memory": try await MemoryBenchmark(rounds: rounds, simulator: simulator, json: json).run()

@@ -66,8 +66,7 @@ struct RunCommand: Command {
         defer { signals.forEach { $0.cancel() } }
 
         var backoff = Backoff()
-        let metrics = Metrics(path: "\(global.stateDirectory)/metrics/converge.prom")
-        let status = StatusFiles(directory: "\(global.stateDirectory)/status")
+        let daemonPass = DaemonPass(wiring: wiring, stateDirectory: global.stateDirectory)
         var reason = "start"
         var balloonInterval: Double?
         var lastBalloonPass = Clock.now
@@ -82,22 +81,18 @@ struct RunCommand: Command {
             passOptions.deferred = backoff.waiting(now: Clock.now)
             passOptions.shouldStop = { stopping.withLock { $0 } }
             do {
-                let specs = try SpecReading.load(directory)
-                let report = try await wiring.reconciler.apply(specs, options: passOptions) { event in ProgressPrinter.print(event) }
+                let (specs, report) = try await daemonPass.run(directory, options: passOptions, started: started) { event in ProgressPrinter.print(event) }
                 for outcome in report.outcomes where outcome.succeeded { backoff.succeeded(outcome.action.id) }
                 for (id, error) in report.failed {
                     let delay = backoff.failed(id, now: Clock.now)
                     Log.line("\(id): \(error); retrying in \(String(format: "%.1f", delay))s")
                 }
                 let seconds = Date().timeIntervalSince(started)
-                // Status files first: the metrics' "converged" must not run ahead of them.
-                try status.write(try await StatusRows.collect(wiring, kinds: ResourceKind.allCases, observed: report.observed))
-                metrics.record(report, seconds: seconds, specsValid: specs.isValid)
                 waiter.watchProcesses(Set(report.observed.sandboxes.values.compactMap { $0.process?.pid }))
                 balloonInterval = Self.balloonInterval(specs, report.observed)
                 Log.line("pass (\(reason)): \(report.outcomes.count) action(s), \(report.converged && specs.isValid ? "converged" : specs.isValid ? "not converged" : "invalid specs held") in \(String(format: "%.3f", seconds))s")
             } catch {
-                metrics.recordError()
+                daemonPass.metrics.recordError()
                 Log.line("pass (\(reason)) failed: \(error)")
             }
             guard !stopping.withLock({ $0 }) else { break }
@@ -136,31 +131,6 @@ enum Log {
     static func line(_ text: String) {
         let time = ISO8601DateFormatter().string(from: Date())
         Output.progress("\(time) \(text)")
-    }
-}
-
-/// One JSON file per resource under STATE/status/KIND/NAME.json, written atomically, for
-/// readers such as the Daytona API; files of resources that are gone are removed.
-struct StatusFiles {
-    let directory: String
-
-    func write(_ rows: [StatusRow]) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var keep: Set<String> = []
-        for row in rows {
-            let dir = "\(directory)/\(row.kind)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let path = "\(dir)/\(row.name).json"
-            keep.insert(path)
-            try AtomicFile.write(try encoder.encode(row), to: path)
-        }
-        for kind in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            for file in (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(kind)")) ?? []
-            where !keep.contains("\(directory)/\(kind)/\(file)") {
-                try? FileManager.default.removeItem(atPath: "\(directory)/\(kind)/\(file)")
-            }
-        }
     }
 }
 

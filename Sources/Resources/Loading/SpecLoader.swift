@@ -119,6 +119,10 @@ public enum SpecLoader {
         return ResourceID(kind, n.text)
     }
 
+    /// Forgets the files parsed in this process, so the next load parses every file again
+    /// (a benchmark's cold load).
+    public static func forgetParsedFiles() { ParsedCache.shared.removeAll() }
+
     static func isSpecFile(_ name: String) -> Bool {
         guard !name.hasPrefix("."), !name.hasSuffix("~"), !name.hasSuffix(".tmp"), !name.hasSuffix(".swp") else { return false }
         return name.hasSuffix(".yaml") || name.hasSuffix(".yml")
@@ -157,6 +161,12 @@ private final class ParsedCache: @unchecked Sendable {
         defer { lock.unlock() }
         guard let file = files[name], file.text == text else { return nil }
         return file
+    }
+
+    func removeAll() {
+        lock.lock()
+        defer { lock.unlock() }
+        files.removeAll()
     }
 
     func store(_ file: SpecLoader.ParsedFile) {

@@ -1,0 +1,73 @@
+import Drivers
+import Foundation
+import Reconciler
+import Resources
+
+/// One pass of `converge run`: load the specs, apply, then write what readers of the daemon
+/// rely on (status files, then metrics). `converge bench scale` times the same pass.
+struct DaemonPass {
+    let wiring: Wiring
+    let status: StatusFiles
+    let metrics: Metrics
+
+    init(wiring: Wiring, stateDirectory: String) {
+        self.wiring = wiring
+        status = StatusFiles(directory: "\(stateDirectory)/status")
+        metrics = Metrics(path: "\(stateDirectory)/metrics/converge.prom")
+    }
+
+    func run(_ directory: String, options: ApplyOptions, started: Date = Date(),
+             progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) async throws -> (SpecSet, ApplyReport) {
+        let specs = try SpecReading.load(directory)
+        let report = try await wiring.reconciler.apply(specs, options: options, progress: progress)
+        // Status files first: the metrics' "converged" must not run ahead of them.
+        try status.write(try await StatusRows.collect(wiring, kinds: ResourceKind.allCases, observed: report.observed))
+        metrics.record(report, seconds: Date().timeIntervalSince(started), specsValid: specs.isValid)
+        return (specs, report)
+    }
+}
+
+/// One JSON file per resource under STATE/status/KIND/NAME.json, written atomically, for
+/// readers such as the Daytona API; files of resources that are gone are removed.
+///
+/// A file whose contents did not change since this process wrote it is not written again:
+/// an idle daemon would otherwise rewrite a thousand files every pass.
+final class StatusFiles: @unchecked Sendable {
+    let directory: String
+    /// What this process last wrote, by path; nil until the first write, which also
+    /// removes files that earlier processes left for resources that are gone.
+    private var written: [String: Data]?
+    private let encoder: JSONEncoder
+
+    init(directory: String) {
+        self.directory = directory
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    }
+
+    func write(_ rows: [StatusRow]) throws {
+        let before = written
+        var now: [String: Data] = [:]
+        var made: Set<String> = []
+        for row in rows {
+            let dir = "\(directory)/\(row.kind)"
+            let path = "\(dir)/\(row.name).json"
+            let data = try encoder.encode(row)
+            now[path] = data
+            if before?[path] == data { continue }
+            if made.insert(dir).inserted { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            try AtomicFile.write(data, to: path)
+        }
+        written = now
+        if let before {
+            for path in before.keys where now[path] == nil { try? FileManager.default.removeItem(atPath: path) }
+            return
+        }
+        for kind in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(kind)")) ?? []
+            where now["\(directory)/\(kind)/\(file)"] == nil {
+                try? FileManager.default.removeItem(atPath: "\(directory)/\(kind)/\(file)")
+            }
+        }
+    }
+}
