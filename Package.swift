@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "ResourcesTests", dependencies: ["Resources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Resources", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "Reconciler", "Resources"], swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["Drivers"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["Drivers", "ConvergeCLI"], swiftSettings: strict),
         .testTarget(name: "DaytonaBridgeTests", dependencies: ["DaytonaBridge", "Resources"], swiftSettings: strict),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: [], path: "Tests/SimulatorTests", swiftSettings: strict),

@@ -36,7 +36,7 @@ final class StatusFiles: @unchecked Sendable {
     let directory: String
     /// What this process last wrote, by path; nil until the first write, which also
     /// removes files that earlier processes left for resources that are gone.
-    private var written: [String: Data]?
+    private var written: [String: StatusRow]?
     private let encoder: JSONEncoder
 
     init(directory: String) {
@@ -47,16 +47,15 @@ final class StatusFiles: @unchecked Sendable {
 
     func write(_ rows: [StatusRow]) throws {
         let before = written
-        var now: [String: Data] = [:]
+        var now: [String: StatusRow] = [:]
         var made: Set<String> = []
         for row in rows {
             let dir = "\(directory)/\(row.kind)"
             let path = "\(dir)/\(row.name).json"
-            let data = try encoder.encode(row)
-            now[path] = data
-            if before?[path] == data { continue }
+            now[path] = row
+            if before?[path] == row { continue }
             if made.insert(dir).inserted { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-            try AtomicFile.write(data, to: path)
+            try AtomicFile.write(try encoder.encode(row), to: path)
         }
         written = now
         if let before {

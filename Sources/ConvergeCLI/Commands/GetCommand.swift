@@ -51,8 +51,8 @@ struct GetCommand: Command {
 }
 
 /// One resource as `get` and `status` show it.
-struct StatusRow: Encodable {
-    struct ConditionJSON: Encodable {
+struct StatusRow: Encodable, Equatable {
+    struct ConditionJSON: Encodable, Equatable {
         var type: String
         var status: String
         var reason: String
@@ -96,7 +96,7 @@ struct StatusRow: Encodable {
 }
 
 /// A sandbox's balloon in `get --json` and the status files.
-struct BalloonJSON: Encodable {
+struct BalloonJSON: Encodable, Equatable {
     var policy: String?
     var allocated: String
     var size: String

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Reconciler
 import Resources
 
@@ -35,11 +36,66 @@ public struct SandboxRecord: Codable, Sendable, Equatable {
         public var owned: Bool
     }
 
+    /// The record at `path`, decoded again only when the file changed (another inode, size
+    /// or change time) since this process last decoded it: a pass reads a thousand records,
+    /// and a balloon pass reads each again to act on it.
     static func read(_ path: String) -> SandboxRecord? {
-        guard let data = FileManager.default.contents(atPath: path),
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        let identity = RecordCache.Identity(info)
+        if let known = RecordCache.shared.lookup(path, identity) { return known }
+        guard let data = try? FileHandle(fileDescriptor: fd, closeOnDealloc: false).readToEnd(),
               let record = try? JSONDecoder().decode(SandboxRecord.self, from: data), record.owner == "converge" else { return nil }
+        RecordCache.shared.store(path, identity, record)
         return record
     }
 
-    func write(to path: String) throws { try AtomicFile.writeJSON(self, to: path) }
+    func write(to path: String) throws {
+        // Decoded again at the next read: a file made within the same clock tick as the one
+        // it replaces may show the same change time, and even the same inode number.
+        RecordCache.shared.forget(path)
+        try AtomicFile.writeJSON(self, to: path)
+    }
+}
+
+/// Records decoded in this process, by path and the identity of the file they came from.
+final class RecordCache: @unchecked Sendable {
+    struct Identity: Equatable {
+        var device: UInt64, inode: UInt64, size: Int64, changeSeconds: Int, changeNanoseconds: Int
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            changeSeconds = info.st_ctim.tv_sec
+            changeNanoseconds = info.st_ctim.tv_nsec
+        }
+    }
+
+    static let shared = RecordCache()
+    private var entries: [String: (Identity, SandboxRecord)] = [:]
+    private let lock = NSLock()
+
+    func lookup(_ path: String, _ identity: Identity) -> SandboxRecord? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let (known, record) = entries[path], known == identity else { return nil }
+        return record
+    }
+
+    func forget(_ path: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        entries[path] = nil
+    }
+
+    func store(_ path: String, _ identity: Identity, _ record: SandboxRecord) {
+        lock.lock()
+        defer { lock.unlock() }
+        if entries.count > 50_000 { entries.removeAll() }  // a bound, far above a host's sandboxes
+        entries[path] = (identity, record)
+    }
 }

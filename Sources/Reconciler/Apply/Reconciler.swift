@@ -264,38 +264,39 @@ public actor Reconciler {
 
     /// Runs `actions` as a graph: an action starts once the actions it depends on (and
     /// earlier actions on the same resource) succeeded; at most `concurrency` at once.
+    /// Linear in the number of actions: a balloon pass runs a thousand at a time.
     private func execute(_ actions: [Action], observed: ObservedState, pass: Int64, concurrency: Int,
                          shouldStop: (@Sendable () -> Bool)?,
                          progress: @escaping @Sendable (ProgressEvent) -> Void) async -> [ActionOutcome] {
-        var waitingOn: [[Int]] = []
-        for (i, action) in actions.enumerated() {
-            let deps = actions.indices.filter { j in
-                j < i && (actions[j].id == action.id || action.dependsOn.contains(actions[j].id))
-            }
-            waitingOn.append(deps)
-        }
-        var done: [Int: ActionOutcome] = [:]
-        var started: Set<Int> = []
+        let waitingOn = Self.dependencies(of: actions)
+        var done: [ActionOutcome?] = Array(repeating: nil, count: actions.count)
+        var started = Array(repeating: false, count: actions.count)
+        // Every action before this index has started.
+        var firstUnstarted = 0
         let context = ExecutionContext(store: store, runtimes: runtimes, network: network, snapshots: snapshots, observed: observed, pass: pass)
         await withTaskGroup(of: (Int, ActionOutcome).self) { group in
             var running = 0
             func launchReady() {
-                for i in actions.indices where !started.contains(i) && running < max(1, concurrency) && shouldStop?() != true {
+                var i = firstUnstarted
+                while i < actions.count && running < max(1, concurrency) && shouldStop?() != true {
+                    defer { i += 1 }
+                    guard !started[i] else { continue }
                     let deps = waitingOn[i]
                     if let failedDep = deps.first(where: { done[$0].map { !$0.succeeded } ?? false }) {
-                        started.insert(i)
+                        started[i] = true
                         let reason = "\(actions[failedDep].id) \(actions[failedDep].verb.rawValue) failed"
                         progress(.skipped(actions[i], because: reason))
                         done[i] = ActionOutcome(action: actions[i], succeeded: false, error: "skipped: \(reason)", seconds: 0)
                         continue
                     }
                     guard deps.allSatisfy({ done[$0] != nil }) else { continue }
-                    started.insert(i)
+                    started[i] = true
                     running += 1
-                    let action = actions[i]
+                    let index = i, action = actions[i]
                     progress(.started(action))
-                    group.addTask { (i, await context.run(action)) }
+                    group.addTask { (index, await context.run(action)) }
                 }
+                while firstUnstarted < actions.count && started[firstUnstarted] { firstUnstarted += 1 }
             }
             launchReady()
             while let (i, outcome) = await group.next() {
@@ -307,7 +308,22 @@ public actor Reconciler {
             // Actions whose dependencies failed after the last launch round.
             launchReady()
         }
-        return actions.indices.compactMap { done[$0] }
+        return done.compactMap { $0 }
+    }
+
+    /// For each action, the earlier actions it waits for: those on the same resource and
+    /// those on the resources it depends on.
+    static func dependencies(of actions: [Action]) -> [[Int]] {
+        var byID: [ResourceID: [Int]] = [:]
+        var result: [[Int]] = []
+        result.reserveCapacity(actions.count)
+        for (i, action) in actions.enumerated() {
+            var deps = byID[action.id] ?? []
+            for id in action.dependsOn where id != action.id { deps += byID[id] ?? [] }
+            result.append(deps.sorted())
+            byID[action.id, default: []].append(i)
+        }
+        return result
     }
 
     private func recordConditions(desired: DesiredState, plan: Plan, failed: [ResourceID: String]) async throws {

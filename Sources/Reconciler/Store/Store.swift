@@ -13,6 +13,9 @@ public actor Store {
         return e
     }()
     private let decoder = JSONDecoder()
+    /// Stored specs already decoded, by their JSON: a daemon reads every last good spec
+    /// after every pass (for the status files), and they rarely change.
+    private var decodedSpecs: [String: Resource] = [:]
 
     /// Opens or creates `path` and runs pending migrations.
     public init(path: String) throws {
@@ -89,7 +92,9 @@ public actor Store {
     public func lastGoodSpecs() throws -> [ResourceID: StoredSpec] {
         var result: [ResourceID: StoredSpec] = [:]
         for row in try db.rows("SELECT resource_json, generation, hash FROM specs") {
-            guard let json = row[0].text, let resource = try? decoder.decode(Resource.self, from: Data(json.utf8)) else { continue }
+            guard let json = row[0].text, let resource = decodedSpecs[json] ?? (try? decoder.decode(Resource.self, from: Data(json.utf8))) else { continue }
+            if decodedSpecs.count > 50_000 { decodedSpecs.removeAll() }
+            decodedSpecs[json] = resource
             result[resource.id] = StoredSpec(resource: resource, generation: Int(row[1].integer ?? 1), hash: row[2].text ?? "")
         }
         return result
