@@ -17,27 +17,30 @@ public struct Quantity: Hashable, Comparable, Sendable, Codable, CustomStringCon
 
     /// Parses `text`; nil when it is not a quantity or does not come to a whole number of bytes.
     public init?(parsing text: String) {
-        var number = Substring(text)
+        // Bytes throughout: a spec load parses thousands of these.
+        var digits = Array(text.utf8)
         var multiplier: Int64 = 1
-        for (suffix, factor) in Self.suffixes where text.hasSuffix(suffix) {
-            number = number.dropLast(suffix.count)
+        for (suffix, factor) in Self.suffixes where digits.count > suffix.utf8.count && digits.suffix(suffix.utf8.count).elementsEqual(suffix.utf8) {
+            digits.removeLast(suffix.utf8.count)
             multiplier = factor
             break
         }
-        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-              number.filter({ $0 == "." }).count <= 1, number.first != ".", number.last != "."
+        let isDigit: (UInt8) -> Bool = { $0 >= 0x30 && $0 <= 0x39 }
+        let dots = digits.indices.filter { digits[$0] == 0x2e }
+        guard !digits.isEmpty, dots.count <= 1, digits.allSatisfy({ isDigit($0) || $0 == 0x2e }),
+              digits.first != 0x2e, digits.last != 0x2e
         else { return nil }
-        let parts = number.split(separator: ".", omittingEmptySubsequences: false)
-        guard let whole = Int64(parts[0]) else { return nil }
+        let wholeDigits = digits[..<(dots.first ?? digits.count)]
+        guard let whole = Int64(String(decoding: wholeDigits, as: UTF8.self)) else { return nil }
         let (scaled, overflow) = whole.multipliedReportingOverflow(by: multiplier)
         guard !overflow else { return nil }
         var total = scaled
-        if parts.count == 2 {
+        if let dot = dots.first {
             // A fraction must come to whole bytes: 1.5Gi is fine, 1.5 (bytes) is not.
-            let digits = parts[1]
-            guard digits.count <= 18, let fraction = Int64(digits) else { return nil }
+            let fractionDigits = digits[(dot + 1)...]
+            guard fractionDigits.count <= 18, let fraction = Int64(String(decoding: fractionDigits, as: UTF8.self)) else { return nil }
             var denominator: Int64 = 1
-            for _ in 0..<digits.count { denominator *= 10 }
+            for _ in 0..<fractionDigits.count { denominator *= 10 }
             let (numerator, overflow2) = fraction.multipliedReportingOverflow(by: multiplier)
             guard !overflow2, numerator % denominator == 0 else { return nil }
             total += numerator / denominator

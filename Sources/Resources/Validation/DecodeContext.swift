@@ -14,11 +14,14 @@ final class DecodeContext {
 /// A mapping being read field by field; whatever is left at `finish` is an unknown field.
 /// Lookups go through an index, so reading a mapping is linear in its size.
 struct FieldReader {
+    // Mappings in specs hold a handful of keys: a linear scan beats hashing every key.
     private let pairs: [Node.Pair]
-    private let index: [String: Int]
     let mark: Mark
     let path: String
-    private var taken: Set<String> = []
+    /// Keys asked for (present or not), for the "known fields" of an error.
+    private var asked: [String] = []
+    /// Which pairs were taken, by position.
+    private var taken: [Bool]
 
     /// Nil (with a diagnostic) when `node` is not a mapping.
     init?(_ node: Node, path: String, _ context: DecodeContext) {
@@ -27,30 +30,33 @@ struct FieldReader {
             return nil
         }
         self.pairs = pairs
-        // The reader rejects duplicate keys; keep the first if a caller built one anyway.
-        self.index = Dictionary(pairs.enumerated().map { ($0.element.key.text, $0.offset) }, uniquingKeysWith: { first, _ in first })
         self.mark = mark
         self.path = path
+        taken = Array(repeating: false, count: pairs.count)
     }
+
+    /// The first pair with `key` (the reader rejects duplicate keys; a caller may build one anyway).
+    private func position(_ key: String) -> Int? { pairs.firstIndex { $0.key.text == key } }
 
     /// The value of `key`, if present and not null.
     mutating func take(_ key: String) -> Node? {
-        taken.insert(key)
-        guard let i = index[key] else { return nil }
+        asked.append(key)
+        guard let i = position(key) else { return nil }
+        // Every pair with this key counts as known, as with a set of taken names.
+        for j in i..<pairs.count where pairs[j].key.text == key { taken[j] = true }
         if case .scalar(let s) = pairs[i].value, s.isNull { return nil }
         return pairs[i].value
     }
 
-    func keyMark(_ key: String) -> Mark? { index[key].map { pairs[$0].key.mark } }
+    func keyMark(_ key: String) -> Mark? { position(key).map { pairs[$0].key.mark } }
 
     func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// Reports every key that no `take` asked for.
     func finish(_ context: DecodeContext) {
-        let unknown = pairs.filter { !taken.contains($0.key.text) }
-        guard !unknown.isEmpty else { return }
-        let known = taken.sorted().joined(separator: ", ")
-        for pair in unknown {
+        guard taken.contains(false) else { return }
+        let known = Set(asked).sorted().joined(separator: ", ")
+        for (i, pair) in pairs.enumerated() where !taken[i] {
             context.error(pair.key.mark, "unknown field '\(field(pair.key.text))' (known fields: \(known))")
         }
     }

@@ -55,7 +55,12 @@ public enum NameRules {
         guard name.utf8.allSatisfy(allowed) else { return "must contain only \(hint)" }
         let alnum: (UInt8) -> Bool = { c in (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) }
         guard alnum(name.utf8.first!), alnum(name.utf8.last!) else { return "must start and end with a lowercase letter or digit" }
-        if name.contains("..") || name.contains(".-") || name.contains("-.") { return "must not contain '..', '.-' or '-.'" }
+        // Bytes, not `String.contains`: Foundation's substring search costs a spec load dearly.
+        var previous: UInt8 = 0
+        for c in name.utf8 {
+            if (previous == 0x2e && (c == 0x2e || c == 0x2d)) || (previous == 0x2d && c == 0x2e) { return "must not contain '..', '.-' or '-.'" }
+            previous = c
+        }
         return nil
     }
 
@@ -66,8 +71,11 @@ public enum NameRules {
             return text.split(separator: "/").contains("..") ? "must not contain '..'" : nil
         }
         if text.isEmpty || text.count > 128 { return "must be 1 to 128 characters" }
-        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") }),
-              text.first != ".", !text.contains("..")
+        let plain: (UInt8) -> Bool = { c in
+            (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x2e || c == 0x5f || c == 0x2d
+        }
+        let bytes = Array(text.utf8)
+        guard bytes.allSatisfy(plain), bytes[0] != 0x2e, !zip(bytes, bytes.dropFirst()).contains(where: { $0 == 0x2e && $1 == 0x2e })
         else { return "must be an image name (letters, digits, '.', '_', '-') or an absolute path" }
         return nil
     }

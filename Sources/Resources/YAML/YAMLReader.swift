@@ -138,7 +138,9 @@ final class YAMLReader {
         case .mappingStart(let mark):
             try checkDepth(depth, at: mark)
             var pairs: [Node.Pair] = []
-            var seen: [String: Mark] = [:]
+            // Keys seen so far: a scan of the pairs while the mapping is small (most are),
+            // an index once it is not.
+            var seen: [String: Mark]?
             while true {
                 let e = try next()
                 if case .mappingEnd = e { break }
@@ -146,13 +148,17 @@ final class YAMLReader {
                     let bad = try node(e, depth: depth + 1)
                     throw Diagnostic(file: file, mark: bad.mark, message: "mapping keys must be plain scalars")
                 }
-                if let first = seen[key.text] {
+                if seen == nil && pairs.count >= 16 {
+                    seen = Dictionary(pairs.map { ($0.key.text, $0.key.mark) }, uniquingKeysWith: { first, _ in first })
+                }
+                let first = seen.map { $0[key.text] } ?? pairs.first { $0.key.text == key.text }?.key.mark
+                if let first {
                     throw Diagnostic(file: file, mark: key.mark, message: "duplicate key '\(key.text)' (first at line \(first.line), column \(first.column))")
                 }
                 guard pairs.count < SpecLimits.maximumKeysPerMapping else {
                     throw Diagnostic(file: file, mark: key.mark, message: "this mapping (line \(mark.line)) has more than \(SpecLimits.maximumKeysPerMapping) keys; a spec needs far fewer")
                 }
-                seen[key.text] = key.mark
+                seen?[key.text] = key.mark
                 pairs.append(Node.Pair(key: key, value: try node(try next(), depth: depth + 1)))
             }
             return .mapping(pairs, mark)
