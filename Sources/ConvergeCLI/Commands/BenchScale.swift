@@ -165,21 +165,22 @@ struct ScaleBenchmark {
             guard run.status == 0 else { throw CLIError("converge apply exited \(run.status)") }
             runs.append(run)
         }
-        let seconds = runs.map(\.seconds), rss = runs.map(\.peakRSSKiB).max()! / 1024
+        let seconds = runs.map(\.seconds), rss = runs.compactMap(\.peakRSSKiB).max().map { $0 / 1024 }
         let curl = Executables.find("curl") ?? "/usr/bin/curl"
         let socketFiles = ((try? FileManager.default.contentsOfDirectory(atPath: sockets)) ?? []).filter { $0.hasSuffix(".sock") }
         let t = TimedChild.monotonic()
         for file in socketFiles {
-            let ask = try TimedChild.run([curl, "-sf", "--unix-socket", "\(sockets)/\(file)", "http://localhost/api/v1/vm.info"])
+            let ask = try TimedChild.run([curl, "-sf", "--unix-socket", "\(sockets)/\(file)", "http://localhost/api/v1/vm.info"], peakRSS: false)
             guard ask.status == 0 else { throw CLIError("curl vm.info on \(file) exited \(ask.status)") }
         }
         let naive = TimedChild.monotonic() - t
         guard socketFiles.count == count else { throw CLIError("found \(socketFiles.count) VMM sockets, expected \(count)") }
         let target = network ? 0.300 : 0.200
         return [Row(goal: "no-op converge apply over \(count) running sandboxes\(network ? " (networked, balloon policy)" : ""), whole process",
-                    target: "< \(Int(target * 1000)) ms, RSS < 50 MiB", measured: "\(Self.ms(seconds)), RSS \(rss) MiB",
+                    target: "< \(Int(target * 1000)) ms, RSS < 50 MiB",
+                    measured: "\(Self.ms(seconds)), peak RSS \(rss.map { "\($0) MiB" } ?? "unknown (install Debian's time)")",
                     baseline: String(format: "%.1f s (curl vm.info per VMM, sequential)", naive),
-                    met: Self.median(seconds) < target && rss < 50, seconds: seconds)]
+                    met: Self.median(seconds) < target && (rss ?? .max) < 50, seconds: seconds)]
     }
 
     // MARK: - Output

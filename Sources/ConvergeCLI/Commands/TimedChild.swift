@@ -2,13 +2,33 @@ import Foundation
 import Glibc
 
 /// A command run as a whole process, its output discarded, timed from spawn to exit with
-/// its peak RSS from wait4: what a user's shell would see.
+/// its peak RSS: what a user's shell would see.
 struct TimedChild {
     var seconds: Double
-    var peakRSSKiB: Int
+    /// Nil without `/usr/bin/time` (Debian's `time`).
+    var peakRSSKiB: Int?
     var status: Int32
 
-    static func run(_ argv: [String]) throws -> TimedChild {
+    /// The peak RSS comes from `/usr/bin/time`, which forks the command: a process spawned
+    /// straight from this one (vfork, or fork) would report this process's high-water mark
+    /// when it is larger, because Linux keeps it across exec.
+    /// - Parameter peakRSS: false spawns the command directly (no RSS; one process less).
+    static func run(_ argv: [String], peakRSS: Bool = true) throws -> TimedChild {
+        let time = "/usr/bin/time"
+        guard peakRSS, FileManager.default.isExecutableFile(atPath: time) else {
+            var run = try spawn(argv)
+            run.peakRSSKiB = nil
+            return run
+        }
+        let report = NSTemporaryDirectory() + "converge-rss-\(getpid())"
+        defer { unlink(report) }
+        var run = try spawn([time, "-f", "%M", "-o", report] + argv)
+        run.peakRSSKiB = (try? String(contentsOfFile: report, encoding: .utf8))?
+            .split(separator: "\n").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return run
+    }
+
+    private static func spawn(_ argv: [String]) throws -> TimedChild {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
