@@ -27,7 +27,7 @@ extension SandboxLifecycle {
     private func unrecordedState() -> [String] {
         let names = layout.sandboxDirectoryNames()
         // Only a recorded sandbox's directory is ours to clean.
-        let candidates = names.filter { FileManager.default.fileExists(atPath: layout.savedState($0)) }
+        let candidates = names.filter { access(layout.savedState($0), F_OK) == 0 }
         guard !candidates.isEmpty else { return [] }
         let records = Dictionary(uniqueKeysWithValues: names.compactMap { name in SandboxRecord.read(layout.metadata(name)).map { (name, $0) } })
         let named = Set(records.values.compactMap { $0.savedState?.directory })

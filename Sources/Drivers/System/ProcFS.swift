@@ -7,20 +7,36 @@ import Reconciler
 enum ProcFS {
     /// Start time (clock ticks since boot) and state letter of `pid`, or nil if it is gone.
     static func stat(_ pid: Int32) -> (startTime: UInt64, state: Character)? {
-        // Plain syscalls: this runs for every sandbox in every pass.
+        // Plain syscalls and bytes: this runs for every sandbox in every pass.
         let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let n = read(fd, &buffer, buffer.count)
-        close(fd)
-        guard n > 0 else { return nil }
-        let text = String(decoding: buffer[0..<n], as: UTF8.self)
-        // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
-        guard fields.count > 19, let state = fields[0].first, let start = UInt64(fields[19]) else { return nil }
-        return (start, state)
+        defer { close(fd) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer -> (UInt64, Character)? in
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            guard n > 0 else { return nil }
+            let bytes = UnsafeBufferPointer(rebasing: buffer[..<n])
+            // The command name (field 2) may hold spaces and parentheses: fields count from
+            // after the last ')'. Field 3 is the state, field 22 the start time.
+            guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            var field = 2, i = close + 1
+            var state: UInt8 = 0
+            var start: UInt64 = 0
+            while i < n {
+                if bytes[i] == UInt8(ascii: " ") {
+                    field += 1
+                } else if field == 3 && state == 0 {
+                    state = bytes[i]
+                } else if field == 22 {
+                    guard bytes[i] >= 0x30 && bytes[i] <= 0x39 else { return nil }
+                    start = start * 10 + UInt64(bytes[i] - 0x30)
+                } else if field > 22 {
+                    break
+                }
+                i += 1
+            }
+            guard field >= 22, state != 0 else { return nil }
+            return (start, Character(Unicode.Scalar(state)))
+        }
     }
 
     /// The identity of a live (not zombie) process.
