@@ -112,14 +112,9 @@ struct BenchCommand: Command {
         }
         try BenchSpecs.prepareHost(state: state, simulator: sim)
         try BenchSpecs.write(count: n, perFile: perFile, network: network, to: specsDir)
-        var global = GlobalOptions()
-        global.stateDirectory = state
-        let wiring = try Wiring(global)
+        var (wiring, options) = try BenchSpecs.wiring(state: state)
         let specs = try SpecLoader.load(directory: specsDir)
         guard specs.isValid else { throw CLIError("generated specs did not validate: \(specs.diagnostics.prefix(3).map(\.description))") }
-        var options = ApplyOptions()
-        options.plan.force = true
-        options.allowEmpty = true
         options.resync = 30  // as `converge apply` does by default
 
         let t0 = Date()
@@ -267,6 +262,17 @@ enum BenchSpecs {
             }
         }
         return world
+    }
+
+    /// The reconciler of a benchmark's state directory, and apply options that may create
+    /// and remove everything (the benchmark owns the directory).
+    static func wiring(state: String) throws -> (Wiring, ApplyOptions) {
+        var global = GlobalOptions()
+        global.stateDirectory = state
+        var options = ApplyOptions()
+        options.plan.force = true
+        options.allowEmpty = true
+        return (try Wiring(global), options)
     }
 
     static func prepareHost(state: String, simulator: String) throws {

@@ -47,12 +47,7 @@ struct MemoryBenchmark {
         }
         try BenchSpecs.prepareHost(state: state, simulator: sim)
         for dir in [specs, empty] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        var global = GlobalOptions()
-        global.stateDirectory = state
-        let wiring = try Wiring(global)
-        var options = ApplyOptions()
-        options.plan.force = true
-        options.allowEmpty = true
+        let (wiring, options) = try BenchSpecs.wiring(state: state)
         let hand = HandDriver(simulator: sim, directory: "\(root)/hand")
         var vms: [HandVM] = []
         defer {

@@ -49,12 +49,7 @@ struct ScaleBenchmark {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try BenchSpecs.prepareHost(state: state, simulator: simulator)
         try BenchSpecs.write(count: count, perFile: perFile, network: network, to: specsDir)
-        var global = GlobalOptions()
-        global.stateDirectory = state
-        let wiring = try Wiring(global)
-        var options = ApplyOptions()
-        options.plan.force = true
-        options.allowEmpty = true
+        var (wiring, options) = try BenchSpecs.wiring(state: state)
         options.resync = 30  // `converge apply` and `converge run` by default
         let measured: (rows: [Row], steps: [String: Double])
         do {
