@@ -146,6 +146,27 @@ struct NetworkTests {
         #expect(net.run(["ip", "-n", claimed.namespace, "link", "show", "tap0"]).status == 0)
     }
 
+    @Test("a pool's inspection is trusted until the resync: a TAP deleted by hand is seen then, and a claim is seen at once")
+    func inspectionTrustedUntilResync() async throws {
+        let net = NetworkRun()
+        let spec = NetworkRun.pool(size: 2, subnet: "10.234.0.0/24")
+        try await net.network.ensurePool("t", spec: spec, journal: journal)
+        let hour = 3600.0
+        #expect(try await net.network.observePools(trustingFor: hour)["t"]?.ready == 2)
+        let slot = try await net.network.claim(pool: "t", for: "s1", journal: journal)
+        // A claim changes the slot records: observed at once, trust or not.
+        let claimed = try #require(try await net.network.observePools(trustingFor: hour)["t"])
+        #expect(claimed.claimed == 1 && claimed.ready == 1, "\(claimed)")
+        #expect(net.run(["ip", "-n", slot.namespace, "link", "delete", "tap0"]).status == 0)
+        // Behind the trust's back: the last inspection stands until the resync...
+        let trusted = try #require(try await net.network.observePools(trustingFor: hour)["t"])
+        #expect(trusted.broken == 0, "\(trusted)")
+        // ...which inspects every slot again.
+        let resynced = try #require(try await net.network.observePools(trustingFor: 0)["t"])
+        #expect(resynced.broken == 1 && resynced.claimed == 1, "\(resynced)")
+        #expect(try await net.network.observePools()["t"]?.broken == 1)
+    }
+
     @Test("concurrent claims never share a slot, warm or cold")
     func concurrentClaims() async throws {
         let net = NetworkRun()

@@ -34,6 +34,11 @@ public actor SlotNetwork: HostNetwork {
     private var teardowns: [String: Task<Void, Never>] = [:]
     /// Pools being removed: a concurrent rules rewrite must not bring their rules back.
     private var removing: Set<String> = []
+    /// Each pool's last inspection of its host objects (visiting every namespace costs a
+    /// thousand-slot pool ~0.2 s of CPU), with the slot records it was made against: trusted
+    /// for a resync while they are unchanged and nothing is being built or torn down. A
+    /// slot broken by hand is seen at the next inspection, as a VMM changed by hand is.
+    private var inspected: [String: (at: Double, records: [SlotRecords.Slot], health: Health)] = [:]
 
     /// - Parameters:
     ///   - directory: where pool and slot records live (in the state directory).
@@ -64,13 +69,24 @@ public actor SlotNetwork: HostNetwork {
     // MARK: - Observe
 
     public func observePools() async throws -> [String: ObservedPool] {
+        try await observePools(trustingFor: 0)
+    }
+
+    public func observePools(trustingFor seconds: Double) async throws -> [String: ObservedPool] {
         await settle()
         if !pools().isEmpty { try ownership.check() }
         var result: [String: ObservedPool] = [:]
         for (name, pool) in pools() {
             let layout = SlotLayout(prefix: prefix, pool: name, spec: pool.spec)
-            let health = try await inspect(layout)
             let records = slots(of: name)
+            let health: Health
+            if let last = inspected[name], Clock.now - last.at < seconds, last.records == records, reservations.isEmpty, teardowns.isEmpty {
+                health = last.health
+            } else {
+                let at = Clock.now
+                health = try await inspect(layout)
+                inspected[name] = (at, records, health)
+            }
             // Slots being built or torn down right now are neither ready nor broken; claimed
             // slots of an earlier layout keep it until released and are not broken either.
             let current = SlotLayout.key(pool.spec)

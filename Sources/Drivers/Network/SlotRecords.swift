@@ -7,7 +7,7 @@ import Resources
 /// state directory's lock. Reading changes nothing on disk (plan reads them too).
 struct SlotRecords {
     struct Pool: Codable { var name: String; var spec: TapPoolSpec }
-    struct Slot: Codable {
+    struct Slot: Codable, Equatable {
         var pool: String
         var index: Int
         var claimedBy: String?

@@ -56,7 +56,8 @@ public actor Reconciler {
 
     /// Reads the host: every sandbox of every runtime, pools, snapshots, recorded policies.
     /// - Parameter known: earlier answers the runtimes may trust (see `ObservationTrust`).
-    public func observe(trusting known: [String: ObservedSandbox] = [:]) async throws -> ObservedState {
+    /// - Parameter resync: seconds a pool's last inspection of its slots stays trusted.
+    public func observe(trusting known: [String: ObservedSandbox] = [:], resync: Double = 0) async throws -> ObservedState {
         var state = ObservedState()
         for runtime in runtimes.values.sorted(by: { $0.runtime.rawValue < $1.runtime.rawValue }) {
             for sandbox in try await runtime.observe(trusting: known) {
@@ -67,7 +68,7 @@ public actor Reconciler {
                 state.sandboxes[sandbox.name] = sandbox
             }
         }
-        state.pools = try await network.observePools()
+        state.pools = try await network.observePools(trustingFor: resync)
         state.policies = try await store.applied(.balloonPolicy)
         state.snapshots = try await snapshots.observe()
         state.pulls = await snapshots.observePulls()
@@ -189,7 +190,7 @@ public actor Reconciler {
         clock.lap("read recorded observations")
         clock.lap("read recorded observations")
         while true {
-            observed = try await observe(trusting: known)
+            observed = try await observe(trusting: known, resync: options.resync)
             clock.lap("observe")
             lastRecorded = nil  // until the write below is known to have landed
             try await store.recordObserved(Array(observed.sandboxes.values), previous: recorded)

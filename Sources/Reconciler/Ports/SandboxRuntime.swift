@@ -87,6 +87,9 @@ public struct CapturedSandbox: Sendable, Codable, Equatable {
 public protocol HostNetwork: Sendable {
     /// Every pool with its applied spec and how many of its slots are ready, claimed or broken.
     func observePools() async throws -> [String: ObservedPool]
+    /// The same, trusting a pool's last inspection of its host objects for `seconds` while
+    /// its slot records are unchanged (0: inspect every slot again).
+    func observePools(trustingFor seconds: Double) async throws -> [String: ObservedPool]
     /// Brings the pool to `spec`: ready slots up to `size` (idle extra ones removed), broken
     /// slots repaired, orphans of its naming removed, NAT rules in place.
     func ensurePool(_ name: String, spec: TapPoolSpec, journal: StepJournal) async throws
@@ -167,4 +170,8 @@ extension SandboxRuntime {
 
 extension StepJournal {
     public func note(_ reason: String, _ message: String) async {}
+}
+
+extension HostNetwork {
+    public func observePools(trustingFor seconds: Double) async throws -> [String: ObservedPool] { try await observePools() }
 }
