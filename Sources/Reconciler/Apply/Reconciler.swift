@@ -43,6 +43,8 @@ public actor Reconciler {
     /// The observations this actor last recorded: a process holds the state directory's
     /// lock while it applies, so the next pass need not read and decode them again.
     private var lastRecorded: [String: ObservedSandbox]?
+    /// When this actor last removed leftovers, if every pass since ended without a failed action.
+    private var leftoversClearedAt: Double?
 
     public init(store: Store, runtimes: [any SandboxRuntime], network: any HostNetwork, snapshots: any SnapshotDriver, defaults: HostDefaults) {
         self.store = store
@@ -93,12 +95,15 @@ public actor Reconciler {
             }
         }
         var generations = stored.mapValues(\.generation)
+        var hashes: [ResourceID: String] = [:]
         for (id, resource) in specs.resources {
-            if let header = stored[id], header.hash == resource.contentHash { continue }
+            let hash = resource.contentHash
+            hashes[id] = hash
+            if let header = stored[id], header.hash == hash { continue }
             generations[id] = (stored[id]?.generation ?? 0) + 1
         }
         return DesiredState(resources: resources, frozen: frozen.sorted(), generations: generations, unreadable: unreadable,
-                            pruneHold: Self.pruneHold(specs, unreadable: unreadable))
+                            pruneHold: Self.pruneHold(specs, unreadable: unreadable), hashes: hashes, stored: stored)
     }
 
     /// While any spec file cannot be read, parsed or validated, what it declared is unknown,
@@ -156,11 +161,18 @@ public actor Reconciler {
 
         var clock = PhaseTimes()
         try await store.closeUnfinishedSteps()
-        for runtime in runtimes.values { try await runtime.removeLeftovers() }
+        // Leftovers come from a crash or a failed step: after a clean pass of this actor
+        // (which holds the state lock), they are looked for again only at the resync.
+        var clearedAt = leftoversClearedAt
+        leftoversClearedAt = nil  // until this pass ends without a failed action
+        if clearedAt == nil || options.resync <= 0 || Clock.now - clearedAt! >= options.resync {
+            clearedAt = Clock.now
+            for runtime in runtimes.values { try await runtime.removeLeftovers() }
+        }
         clock.lap("leftovers")
         let desired = try await desired(from: specs)
         let pass = try await store.beginPass(command: "apply")
-        try await store.recordSpecs(Array(specs.resources.values))
+        try await store.recordSpecs(Array(specs.resources.values), hashes: desired.hashes, known: desired.stored)
         clock.lap("desired state and spec records")
         for id in desired.frozen {
             // Its file does not validate: say where, and that nothing of it changes.
@@ -239,6 +251,7 @@ public actor Reconciler {
             }
         }
         try await store.endPass(pass, outcome: converged ? "converged" : "not-converged", actions: outcomes.count)
+        if failed.isEmpty { leftoversClearedAt = clearedAt }
         clock.lap("conditions")
         return ApplyReport(converged: converged, iterations: iterations, outcomes: outcomes, heldBack: plan.heldBack,
                            findings: findings, failed: failed, remaining: remaining, frozen: desired.frozen,

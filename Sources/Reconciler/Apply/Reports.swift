@@ -10,6 +10,10 @@ public struct DesiredState: Sendable {
     public var unreadable: [StoredSpecUnreadable] = []
     /// Why no destroy may run this pass, if one may not (see `PlanOptions.pruneHold`).
     public var pruneHold: String?
+    /// Each spec's content hash, computed once a pass.
+    var hashes: [ResourceID: String] = [:]
+    /// The stored specs' headers as the pass began.
+    var stored: [ResourceID: Store.SpecHeader] = [:]
 }
 
 /// Progress of an apply, for a terminal or a log.

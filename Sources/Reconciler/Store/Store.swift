@@ -42,12 +42,15 @@ public actor Store {
     /// Records the specs of valid files as last good, bumping a resource's generation when
     /// its content changed. Returns every resource's generation.
     @discardableResult
-    public func recordSpecs(_ resources: [Resource]) throws -> [ResourceID: Int] {
-        let known = try specHeaders()
+    /// - Parameters:
+    ///   - hashes: content hashes the caller has computed already.
+    ///   - known: the stored headers, when the caller has just read them (nil reads them).
+    public func recordSpecs(_ resources: [Resource], hashes: [ResourceID: String] = [:], known: [ResourceID: SpecHeader]? = nil) throws -> [ResourceID: Int] {
+        let known = try known ?? specHeaders()
         return try db.inTransaction {
             var generations: [ResourceID: Int] = [:]
             for resource in resources {
-                let hash = resource.contentHash
+                let hash = hashes[resource.id] ?? resource.contentHash
                 let previous = known[resource.id]
                 let generation = previous.map { $0.hash == hash ? $0.generation : $0.generation + 1 } ?? 1
                 generations[resource.id] = generation
