@@ -16,17 +16,23 @@ public actor Store {
     /// Stored specs already decoded, by their JSON: a daemon reads every last good spec
     /// after every pass (for the status files), and they rarely change.
     private var decodedSpecs: [String: Resource] = [:]
+    /// The conditions as last read, while this store (the writer: its process holds the
+    /// state lock) has not written any since. A daemon reads them twice a pass.
+    private var conditionsRead: [ResourceID: [Condition]]?
+    private let conditionsCached: Bool
 
     /// Opens or creates `path` and runs pending migrations.
     public init(path: String) throws {
         db = try Connection(path: path)
         try Migrations.migrate(db)
+        conditionsCached = true
     }
 
     /// Opens an existing database for reading only (`get`, `status`, `events`, `plan`):
     /// never creates the file and never migrates; writes fail with SQLITE_READONLY.
     public init(readingAt path: String) throws {
         db = try Connection(path: path, readOnly: true)
+        conditionsCached = false
     }
 
     // MARK: - Specs
@@ -105,6 +111,7 @@ public actor Store {
 
     /// Forgets a resource that was destroyed because no spec names it.
     public func forget(_ id: ResourceID) throws {
+        conditionsRead = nil
         try db.inTransaction {
             for table in ["specs", "observed", "applied", "conditions"] {
                 try db.run("DELETE FROM \(table) WHERE kind = ? AND name = ?", [.text(id.kind.rawValue), .text(id.name)])
@@ -262,6 +269,7 @@ public actor Store {
     }
 
     private func writeCondition(_ id: ResourceID, _ condition: Condition) throws {
+        conditionsRead = nil
         try db.run("""
             INSERT INTO conditions (kind, name, type, status, reason, message, observed_generation, changed_at) VALUES (?,?,?,?,?,?,?,?)
             ON CONFLICT(kind, name, type) DO UPDATE SET reason=excluded.reason, message=excluded.message,
@@ -273,6 +281,7 @@ public actor Store {
     }
 
     public func conditions() throws -> [ResourceID: [Condition]] {
+        if let conditionsRead { return conditionsRead }
         var result: [ResourceID: [Condition]] = [:]
         for r in try db.rows("SELECT kind, name, type, status, reason, message, observed_generation, changed_at FROM conditions ORDER BY kind, name, type") {
             guard let kind = r[0].text.flatMap(ResourceKind.init(rawValue:)), let name = r[1].text, case .real(let at) = r[7] else { continue }
@@ -280,6 +289,7 @@ public actor Store {
                 type: r[2].text ?? "", status: r[3].text == "True", reason: r[4].text ?? "", message: r[5].text ?? "",
                 observedGeneration: Int(r[6].integer ?? 0), changedAt: at))
         }
+        if conditionsCached { conditionsRead = result }
         return result
     }
 }
