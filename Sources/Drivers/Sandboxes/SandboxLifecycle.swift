@@ -256,6 +256,7 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
         // The record goes last: a crash before this line leaves something to find.
         try await journal.step(.sandboxRecordRemove) {
             try AtomicFile.remove(layout.metadata(name))
+            RecordCache.shared.forget(layout.metadata(name))
             let dir = layout.directory(name)
             for leftover in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where leftover.hasPrefix(SandboxLayout.metadataFile) {
                 try AtomicFile.remove("\(dir)/\(leftover)")  // temporary record of an interrupted write

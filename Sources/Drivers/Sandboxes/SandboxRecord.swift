@@ -41,7 +41,10 @@ public struct SandboxRecord: Codable, Sendable, Equatable {
     /// and a balloon pass reads each again to act on it.
     static func read(_ path: String) -> SandboxRecord? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else {
+            RecordCache.shared.forget(path)  // removed: its sandbox is gone
+            return nil
+        }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { return nil }
@@ -95,7 +98,7 @@ final class RecordCache: @unchecked Sendable {
     func store(_ path: String, _ identity: Identity, _ record: SandboxRecord) {
         lock.lock()
         defer { lock.unlock() }
-        if entries.count > 50_000 { entries.removeAll() }  // a bound, far above a host's sandboxes
+        if entries.count > 20_000 { entries.removeAll() }  // a bound, far above a host's sandboxes
         entries[path] = (identity, record)
     }
 }

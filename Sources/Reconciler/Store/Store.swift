@@ -100,10 +100,11 @@ public actor Store {
 
     public func lastGoodSpecs() throws -> [ResourceID: StoredSpec] {
         var result: [ResourceID: StoredSpec] = [:]
+        var decoded: [String: Resource] = [:]  // only what is stored now: a daemon's churn must not grow it
+        defer { decodedSpecs = decoded }
         for row in try db.rows("SELECT resource_json, generation, hash FROM specs") {
             guard let json = row[0].text, let resource = decodedSpecs[json] ?? (try? decoder.decode(Resource.self, from: Data(json.utf8))) else { continue }
-            if decodedSpecs.count > 50_000 { decodedSpecs.removeAll() }
-            decodedSpecs[json] = resource
+            decoded[json] = resource
             result[resource.id] = StoredSpec(resource: resource, generation: Int(row[1].integer ?? 1), hash: row[2].text ?? "")
         }
         return result
