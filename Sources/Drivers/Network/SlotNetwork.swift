@@ -39,6 +39,8 @@ public actor SlotNetwork: HostNetwork {
     /// for a resync while they are unchanged and nothing is being built or torn down. A
     /// slot broken by hand is seen at the next inspection, as a VMM changed by hand is.
     private var inspected: [String: (at: Double, records: [SlotRecords.Slot], health: Health)] = [:]
+    /// What this actor changes (a repair, say, which keeps the records) is inspected anew.
+    private func forgetInspections() { inspected = [:] }
 
     /// - Parameters:
     ///   - directory: where pool and slot records live (in the state directory).
@@ -144,6 +146,8 @@ public actor SlotNetwork: HostNetwork {
     // MARK: - Pools
 
     public func ensurePool(_ name: String, spec: TapPoolSpec, journal: StepJournal) async throws {
+        forgetInspections()
+        defer { forgetInspections() }
         await settle()
         let layout = SlotLayout(prefix: prefix, pool: name, spec: spec)
         try takePrefix()
@@ -202,6 +206,8 @@ public actor SlotNetwork: HostNetwork {
     }
 
     public func removePool(_ name: String, journal: StepJournal) async throws {
+        forgetInspections()
+        defer { forgetInspections() }
         await settle()
         let claimed = slots(of: name).filter { $0.claimedBy != nil }
         if let user = claimed.first?.claimedBy {
@@ -227,6 +233,8 @@ public actor SlotNetwork: HostNetwork {
     // MARK: - Claims
 
     public func claim(pool: String, for sandbox: String, journal: StepJournal) async throws -> NetworkSlot {
+        forgetInspections()
+        defer { forgetInspections() }
         guard let record = pools()[pool] else {
             throw StepFailure(step: "network.slot.claim", message: "pool \(pool) is not applied yet")
         }
@@ -267,6 +275,8 @@ public actor SlotNetwork: HostNetwork {
     /// maintenance and observation wait for pending teardowns; after a crash the retired
     /// record is found and the slot destroyed then.
     public func release(sandbox: String, journal: StepJournal) async throws {
+        forgetInspections()
+        defer { forgetInspections() }
         guard var slot = slots().first(where: { $0.claimedBy == sandbox }), let record = pools()[slot.pool] else { return }
         try takePrefix()
         slot.claimedBy = nil
@@ -283,6 +293,7 @@ public actor SlotNetwork: HostNetwork {
         // Failures leave the retired record; the next ensurePool destroys the slot again.
         try? await destroySlot(layout, index, journal: NoJournal())
         teardowns["\(layout.pool)/\(index)"] = nil
+        forgetInspections()
     }
 
     // MARK: - Slots
