@@ -22,7 +22,9 @@ struct Wiring {
     let store: Store
     let reconciler: Reconciler
 
-    init(_ options: GlobalOptions, access: Access = .write) throws {
+    /// - Parameter daemon: a long-lived reconciler (`converge run`): each runtime holds
+    ///   handles on its VMM processes, checked all at once between resyncs.
+    init(_ options: GlobalOptions, access: Access = .write, daemon: Bool = false) throws {
         self.options = options
         let state = options.stateDirectory
         let database = "\(state)/converge.db"
@@ -51,12 +53,15 @@ struct Wiring {
         let network = SlotNetwork(directory: host.networkRecords, prefix: try host.networkPrefix())
         var ch = CloudHypervisor.Runtime(config: host)
         ch.network = network
+        ch.processes = daemon ? ProcessHandles() : nil
         ch.apiTimeout = try host.chAPITimeout()
         ch.guestAgentPort = try host.chGuestAgentPort()
         var qemu = try QEMU.Runtime(config: host)
         qemu.network = network
+        qemu.processes = daemon ? ProcessHandles() : nil
         qemu.apiTimeout = try host.chAPITimeout()
-        let cuttlefish = try Cuttlefish.Runtime(config: host)
+        var cuttlefish = try Cuttlefish.Runtime(config: host)
+        cuttlefish.processes = daemon ? ProcessHandles() : nil
         let qemuImg = QemuImg(binary: host.qemuImg)
         var registry: SnapshotRegistry?
         if let config = try RegistryConfig.load(from: host) {

@@ -266,13 +266,14 @@ enum BenchSpecs {
 
     /// The reconciler of a benchmark's state directory, and apply options that may create
     /// and remove everything (the benchmark owns the directory).
-    static func wiring(state: String) throws -> (Wiring, ApplyOptions) {
+    /// - Parameter daemon: wired as `converge run` is (see `Wiring.init`).
+    static func wiring(state: String, daemon: Bool = false) throws -> (Wiring, ApplyOptions) {
         var global = GlobalOptions()
         global.stateDirectory = state
         var options = ApplyOptions()
         options.plan.force = true
         options.allowEmpty = true
-        return (try Wiring(global), options)
+        return (try Wiring(global, daemon: daemon), options)
     }
 
     static func prepareHost(state: String, simulator: String) throws {

@@ -49,7 +49,7 @@ struct ScaleBenchmark {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try BenchSpecs.prepareHost(state: state, simulator: simulator)
         try BenchSpecs.write(count: count, perFile: perFile, network: network, to: specsDir)
-        var (wiring, options) = try BenchSpecs.wiring(state: state)
+        var (wiring, options) = try BenchSpecs.wiring(state: state, daemon: true)
         options.resync = 30  // `converge apply` and `converge run` by default
         let measured: (rows: [Row], steps: [String: Double])
         do {

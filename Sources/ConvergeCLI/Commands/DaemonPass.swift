@@ -9,6 +9,7 @@ struct DaemonPass {
     let wiring: Wiring
     let status: StatusFiles
     let metrics: Metrics
+    private let lastRows = LastStatusRows()
 
     init(wiring: Wiring, stateDirectory: String) {
         self.wiring = wiring
@@ -21,9 +22,33 @@ struct DaemonPass {
         let specs = try SpecReading.load(directory)
         let report = try await wiring.reconciler.apply(specs, options: options, progress: progress)
         // Status files first: the metrics' "converged" must not run ahead of them.
-        try status.write(try await StatusRows.collect(wiring, kinds: ResourceKind.allCases, observed: report.observed))
+        // An idle pass changes neither the stored specs and conditions nor what it observed:
+        // its rows are the last pass's, already written.
+        let version = await wiring.store.specsAndConditionsVersion
+        if !lastRows.hold(version: version, observed: report.observed) {
+            let rows = try await StatusRows.collect(wiring, kinds: ResourceKind.allCases, observed: report.observed)
+            try status.write(rows)
+            lastRows.remember(version: version, observed: report.observed)
+        }
         metrics.record(report, seconds: Date().timeIntervalSince(started), specsValid: specs.isValid)
         return (specs, report)
+    }
+}
+
+/// What the status files were last written from: the store's version of its specs and
+/// conditions, and the observed state.
+final class LastStatusRows: @unchecked Sendable {
+    private var version: Int?
+    private var observed: ObservedState?
+
+    /// True when rows from these inputs are the ones written last.
+    func hold(version: Int, observed: ObservedState) -> Bool {
+        self.version == version && self.observed == observed
+    }
+
+    func remember(version: Int, observed: ObservedState) {
+        self.version = version
+        self.observed = observed
     }
 }
 

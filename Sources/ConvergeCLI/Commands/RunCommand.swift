@@ -41,7 +41,7 @@ struct RunCommand: Command {
     }
 
     func run() async throws {
-        let wiring = try Wiring(global)
+        let wiring = try Wiring(global, daemon: true)
         let lock = try StateLock(stateDirectory: global.stateDirectory)
         defer { withExtendedLifetime(lock) {} }
         let waiter = try EventWaiter(directory: directory)

@@ -13,16 +13,16 @@ extension SandboxLifecycle {
     }
 
     public func observe(trusting known: [String: ObservedSandbox]) async throws -> [ObservedSandbox] {
-        let names = layout.sandboxDirectoryNames()
         var results: [ObservedSandbox] = []
         var ask: [String] = []
-        for name in names {
-            // The cheap check first: the same record, process and socket as at the last answer.
-            if let trusted = known[name], trusted.fingerprint == fingerprint(name), stillTrue(trusted) {
-                results.append(trusted)
-            } else {
-                ask.append(name)
-            }
+        var candidates: [ObservedSandbox] = []
+        for name in layout.sandboxDirectoryNames() {
+            // The cheap check first: the same record and socket as at the last answer.
+            if let trusted = known[name], trusted.fingerprint == fingerprint(name) { candidates.append(trusted) } else { ask.append(name) }
+        }
+        let running = processes?.running(candidates.compactMap(\.process))
+        for candidate in candidates {
+            if stillTrue(candidate, running: running) { results.append(candidate) } else { ask.append(candidate.name) }
         }
         if !ask.isEmpty { await vmm.beginObservation() }
         let asked = await withTaskGroup(of: ObservedSandbox?.self) { group in
@@ -42,16 +42,25 @@ extension SandboxLifecycle {
             }
             return asked
         }
-        return (results + asked).sorted { $0.name < $1.name }
+        let all = results + asked
+        processes?.keep(only: Set(all.compactMap(\.process)))
+        return all.sorted { $0.name < $1.name }
     }
 
     /// The checks an earlier answer must still pass without asking the VMM: its process
     /// is the same (pid + start time) and still runs in its slot's namespace, and the guest
     /// had answered what a balloon policy needs (an incomplete answer is asked again).
-    private func stillTrue(_ trusted: ObservedSandbox) -> Bool {
+    /// - Parameter running: with held process handles, the processes that still run. A
+    ///   process cannot leave its namespace by itself; one deleted and made again by hand
+    ///   is seen when the VMM is next asked (at the latest at the resync).
+    private func stillTrue(_ trusted: ObservedSandbox, running: Set<ProcessIdentity>?) -> Bool {
         if let process = trusted.process {
-            guard ProcFS.isAlive(process) else { return false }
-            if let slot = trusted.slot, !NetworkNamespace.contains(pid: process.pid, slot.namespace) { return false }
+            if let running {
+                guard running.contains(process) else { return false }
+            } else {
+                guard ProcFS.isAlive(process) else { return false }
+                if let slot = trusted.slot, !NetworkNamespace.contains(pid: process.pid, slot.namespace) { return false }
+            }
         }
         if trusted.config.balloonPolicy != nil, trusted.vm == .running, trusted.balloon?.guestUsed == nil { return false }
         return true

@@ -13,6 +13,9 @@ public struct SandboxLifecycle<VMM: VMMAdapter>: SandboxRuntime {
     let disks: QemuImg
     /// Where sandboxes with `network.pool` get their slot; nil runs VMMs without networking.
     public var network: (any HostNetwork)?
+    /// Handles on the VMM processes, held by a long-lived reconciler (`converge run`) so
+    /// that a pass between resyncs checks them all at once; nil reads /proc for each.
+    public var processes: ProcessHandles?
 
     public init(vmm: VMM, layout: SandboxLayout, images: ImageResolver, disks: QemuImg, network: (any HostNetwork)? = nil) {
         self.vmm = vmm

@@ -83,8 +83,10 @@ public actor Reconciler {
         var resources = specs.resources
         var frozen: [ResourceID] = []
         var unreadable: [StoredSpecUnreadable] = []
-        for (id, header) in stored.sorted(by: { $0.key < $1.key }) where resources[id] == nil {
-            guard specs.declaredInInvalidFiles.contains(id) || specs.invalidFiles.contains(header.file) else { continue }
+        let unloaded = stored.filter { id, header in
+            resources[id] == nil && (specs.declaredInInvalidFiles.contains(id) || specs.invalidFiles.contains(header.file))
+        }
+        for id in unloaded.keys.sorted() {
             do {
                 if let spec = try await store.lastGoodSpec(id) {
                     resources[id] = spec.resource

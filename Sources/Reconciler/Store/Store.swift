@@ -20,6 +20,12 @@ public actor Store {
     /// state lock) has not written any since. A daemon reads them twice a pass.
     private var conditionsRead: [ResourceID: [Condition]]?
     private let conditionsCached: Bool
+    /// Bumped by every write of specs or conditions through this store: while it stays the
+    /// same, so do `lastGoodSpecs()` and `conditions()` of the writer (its process holds the
+    /// state lock, so no one else writes them).
+    public private(set) var specsAndConditionsVersion = 0
+    /// The spec headers as last read, at that version (the writer only, as the conditions).
+    private var headersRead: (version: Int, headers: [ResourceID: SpecHeader])?
 
     /// Opens or creates `path` and runs pending migrations.
     public init(path: String) throws {
@@ -61,6 +67,7 @@ public actor Store {
                 let generation = previous.map { $0.hash == hash ? $0.generation : $0.generation + 1 } ?? 1
                 generations[resource.id] = generation
                 if previous?.hash == hash && previous?.file == resource.origin.file && previous?.line == resource.origin.mark.line { continue }
+                specsAndConditionsVersion += 1
                 let json = String(decoding: try encoder.encode(resource), as: UTF8.self)
                 try db.run("""
                     INSERT INTO specs (kind, name, file, line, generation, hash, resource_json, updated_at) VALUES (?,?,?,?,?,?,?,?)
@@ -75,12 +82,14 @@ public actor Store {
 
     /// File, line, generation and hash of every stored spec; cheap (no JSON decoding).
     public func specHeaders() throws -> [ResourceID: SpecHeader] {
+        if conditionsCached, let headersRead, headersRead.version == specsAndConditionsVersion { return headersRead.headers }
         var result: [ResourceID: SpecHeader] = [:]
         for row in try db.rows("SELECT kind, name, file, line, generation, hash FROM specs") {
             guard let kind = row[0].text.flatMap(ResourceKind.init(rawValue:)), let name = row[1].text else { continue }
             result[ResourceID(kind, name)] = SpecHeader(file: row[2].text ?? "", line: Int(row[3].integer ?? 0),
                                                         generation: Int(row[4].integer ?? 1), hash: row[5].text ?? "")
         }
+        if conditionsCached { headersRead = (specsAndConditionsVersion, result) }
         return result
     }
 
@@ -113,6 +122,7 @@ public actor Store {
     /// Forgets a resource that was destroyed because no spec names it.
     public func forget(_ id: ResourceID) throws {
         conditionsRead = nil
+        specsAndConditionsVersion += 1
         try db.inTransaction {
             for table in ["specs", "observed", "applied", "conditions"] {
                 try db.run("DELETE FROM \(table) WHERE kind = ? AND name = ?", [.text(id.kind.rawValue), .text(id.name)])
@@ -271,6 +281,7 @@ public actor Store {
 
     private func writeCondition(_ id: ResourceID, _ condition: Condition) throws {
         conditionsRead = nil
+        specsAndConditionsVersion += 1
         try db.run("""
             INSERT INTO conditions (kind, name, type, status, reason, message, observed_generation, changed_at) VALUES (?,?,?,?,?,?,?,?)
             ON CONFLICT(kind, name, type) DO UPDATE SET reason=excluded.reason, message=excluded.message,
