@@ -141,12 +141,13 @@ public actor Store {
         let gone = previous.map { $0.keys.filter { !names.contains($0) } } ?? []
         let changed = previous.map { previous in sandboxes.filter { previous[$0.name] != $0 } } ?? sandboxes
         guard previous == nil || !gone.isEmpty || !changed.isEmpty else { return }
+        let texts = try ParallelJSON.encode(changed)
         try db.inTransaction {
             if previous == nil { try db.run("DELETE FROM observed WHERE kind = 'Sandbox'") }
             for name in gone { try db.run("DELETE FROM observed WHERE kind = 'Sandbox' AND name = ?", [.text(name)]) }
-            for s in changed {
+            for (s, json) in zip(changed, texts) {
                 try db.run("INSERT OR REPLACE INTO observed (kind, name, state_json, observed_at) VALUES ('Sandbox', ?, ?, ?)",
-                           [.text(s.name), .text(String(decoding: try encoder.encode(s), as: UTF8.self)), .real(Clock.now)])
+                           [.text(s.name), .text(json), .real(Clock.now)])
             }
             return ((), .commit)
         }
@@ -159,7 +160,7 @@ public actor Store {
 
     public func observedSandboxes() throws -> [ObservedSandbox] {
         let texts = try db.rows("SELECT state_json FROM observed WHERE kind = 'Sandbox' ORDER BY name").compactMap { $0[0].text }
-        return ParallelDecode.decode(ObservedSandbox.self, texts)
+        return ParallelJSON.decode(ObservedSandbox.self, texts)
     }
 
     /// Records (or, with nil, removes) the applied spec of a resource whose effect is a record.

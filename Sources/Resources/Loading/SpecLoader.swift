@@ -28,11 +28,13 @@ public enum SpecLoader {
         DispatchQueue.concurrentPerform(iterations: entries.count) { i in
             parsed.set(i, parse(entries[i], revision))
         }
+        let files = parsed.values()
         var decoded: [DecodedResource] = []
+        decoded.reserveCapacity(files.reduce(0) { $0 + $1.decoded.count })
         var diagnostics: [Diagnostic] = []
         var declared: [String: Set<ResourceID>] = [:]
         var texts: [String: String] = [:]
-        for file in parsed.values() {
+        for file in files {
             decoded += file.decoded
             diagnostics += file.diagnostics
             if !file.declared.isEmpty { declared[file.name, default: []].formUnion(file.declared) }
@@ -42,16 +44,19 @@ public enum SpecLoader {
 
         let invalid = Set(diagnostics.map(\.file))
         var resources: [ResourceID: Resource] = [:]
+        resources.reserveCapacity(decoded.count)
         // CONTRACT §1: `network.pool` defaults to the TapPool named "default", when there is
         // one, for runtimes that run in a pool's slots.
         let allDeclared = declared.values.reduce(into: Set<ResourceID>()) { $0.formUnion($1) }
         let hasDefaultPool = decoded.contains { $0.resource.id == ResourceID(.tapPool, "default") } || allDeclared.contains(ResourceID(.tapPool, "default"))
-        for d in decoded where !invalid.contains(d.resource.origin.file) {
-            var resource = d.resource
-            if hasDefaultPool, case .sandbox(var spec) = resource.body, spec.networkPool == nil, SandboxRules.usesTapPools(spec.runtime) {
-                spec.networkPool = "default"
-                resource.body = .sandbox(spec)
+        for d in decoded where invalid.isEmpty || !invalid.contains(d.resource.origin.file) {
+            guard hasDefaultPool, case .sandbox(var spec) = d.resource.body, spec.networkPool == nil, SandboxRules.usesTapPools(spec.runtime) else {
+                resources[d.resource.id] = d.resource
+                continue
             }
+            var resource = d.resource
+            spec.networkPool = "default"
+            resource.body = .sandbox(spec)
             resources[resource.id] = resource
         }
         diagnostics.sort { ($0.file, $0.mark) < ($1.file, $1.mark) }
