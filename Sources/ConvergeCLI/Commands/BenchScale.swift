@@ -122,6 +122,7 @@ struct ScaleBenchmark {
             }
         }
         let trusted = try await cpu(options)
+        if ProcessInfo.processInfo.environment["CVG_IDLE_ONLY"] != nil { for _ in 0..<100 { _ = try await cpu(options) } }
         var resync = options
         resync.resync = 0
         let full = try await cpu(resync)
@@ -141,8 +142,10 @@ struct ScaleBenchmark {
         for round in 0..<(2 * rounds) {
             try BenchSpecs.writeShared(policy: round % 2 == 0 ? BenchSpecs.tightPolicy : BenchSpecs.defaultPolicy, network: network, to: specsDir)
             let t = TimedChild.monotonic()
+            let c0 = TimedChild.processCPU()
             let report = try await wiring.reconciler.apply(try SpecLoader.load(directory: specsDir), options: options)
             seconds.append(TimedChild.monotonic() - t)
+            FileHandle.standardError.write(Data("balloon wall \(Int((TimedChild.monotonic() - t) * 1000)) cpu \(Int((TimedChild.processCPU() - c0) * 1000))\n".utf8))
             let sized = report.outcomes.filter { $0.action.verb == .balloon && $0.succeeded }.count
             guard report.converged, sized == count else { throw CLIError("a balloon pass sized \(sized) of \(count) balloons") }
         }

@@ -26,6 +26,8 @@ public actor Store {
     public private(set) var specsAndConditionsVersion = 0
     /// The spec headers as last read, at that version (the writer only, as the conditions).
     private var headersRead: (version: Int, headers: [ResourceID: SpecHeader])?
+    /// Journal writes waiting for the next group commit (`Store+GroupCommit.swift`).
+    var queuedJournalWrites: [QueuedJournalWrite] = []
 
     /// Opens or creates `path` and runs pending migrations.
     public init(path: String) throws {
@@ -197,18 +199,6 @@ public actor Store {
                    [.real(Clock.now), .text(outcome), .integer(Int64(actions)), .integer(pass)])
     }
 
-    /// Writes the intent of a step before its side effect; returns the row to close.
-    public func journalIntent(pass: Int64, id: ResourceID, action: String, step: String) throws -> Int64 {
-        try db.run("INSERT INTO journal (pass, kind, name, action, step, started_at) VALUES (?,?,?,?,?,?)",
-                   [.integer(pass), .text(id.kind.rawValue), .text(id.name), .text(action), .text(step), .real(Clock.now)])
-        return db.lastInsertRowID
-    }
-
-    public func journalOutcome(_ row: Int64, error: String?) throws {
-        try db.run("UPDATE journal SET finished_at = ?, outcome = ?, error = ? WHERE id = ?",
-                   [.real(Clock.now), .text(error == nil ? "done" : "failed"), error.map(SQLValue.text) ?? .null, .integer(row)])
-    }
-
     /// Journal rows as (resource, action, step, outcome), oldest first; for tests and `status`.
     public func journal(pass: Int64? = nil) throws -> [(id: ResourceID, action: String, step: String, outcome: String)] {
         let rows = try pass.map { try db.rows("SELECT kind, name, action, step, outcome FROM journal WHERE pass = ? ORDER BY id", [.integer($0)]) }
@@ -239,12 +229,6 @@ public actor Store {
     }
 
     // MARK: - Events and conditions
-
-    public func record(_ event: Event) throws {
-        try db.run("INSERT INTO events (at, kind, name, type, reason, message) VALUES (?,?,?,?,?,?)",
-                   [.real(event.at), .text(event.id.kind.rawValue), .text(event.id.name), .text(event.type.rawValue),
-                    .text(event.reason), .text(event.message)])
-    }
 
     /// The most recent events, oldest first; only those of `kind` and `name` when given.
     public func events(kind: ResourceKind? = nil, name: String? = nil, limit: Int = 100) throws -> [Event] {
