@@ -45,6 +45,9 @@ public actor Reconciler {
     private var lastRecorded: [String: ObservedSandbox]?
     /// When this actor last removed leftovers, if every pass since ended without a failed action.
     private var leftoversClearedAt: Double?
+    /// The specs of the last pass with their content hashes: a spec equal to its last
+    /// version (most, pass after pass) is not hashed again.
+    var hashed: [ResourceID: (resource: Resource, hash: String)] = [:]
 
     public init(store: Store, runtimes: [any SandboxRuntime], network: any HostNetwork, snapshots: any SnapshotDriver, defaults: HostDefaults) {
         self.store = store
@@ -75,51 +78,6 @@ public actor Reconciler {
         state.snapshots = try await snapshots.observe()
         state.pulls = await snapshots.observePulls()
         return state
-    }
-
-    /// The specs to converge to, with the resources of invalid files frozen at their last good spec.
-    public func desired(from specs: SpecSet) async throws -> DesiredState {
-        let stored = try await store.specHeaders()
-        var resources = specs.resources
-        var frozen: [ResourceID] = []
-        var unreadable: [StoredSpecUnreadable] = []
-        let unloaded = stored.filter { id, header in
-            resources[id] == nil && (specs.declaredInInvalidFiles.contains(id) || specs.invalidFiles.contains(header.file))
-        }
-        for id in unloaded.keys.sorted() {
-            do {
-                if let spec = try await store.lastGoodSpec(id) {
-                    resources[id] = spec.resource
-                    frozen.append(id)
-                }
-            } catch let error as StoredSpecUnreadable {
-                unreadable.append(error)
-            }
-        }
-        var generations = stored.mapValues(\.generation)
-        var hashes: [ResourceID: String] = [:]
-        for (id, resource) in specs.resources {
-            let hash = resource.contentHash
-            hashes[id] = hash
-            if let header = stored[id], header.hash == hash { continue }
-            generations[id] = (stored[id]?.generation ?? 0) + 1
-        }
-        return DesiredState(resources: resources, frozen: frozen.sorted(), generations: generations, unreadable: unreadable,
-                            pruneHold: Self.pruneHold(specs, unreadable: unreadable), hashes: hashes, stored: stored)
-    }
-
-    /// While any spec file cannot be read, parsed or validated, what it declared is unknown,
-    /// whatever the database holds (it may be new, or lost): nothing is destroyed.
-    static func pruneHold(_ specs: SpecSet, unreadable: [StoredSpecUnreadable]) -> String? {
-        if !specs.invalidFiles.isEmpty {
-            let files = specs.invalidFiles.sorted()
-            let named = files.prefix(3).joined(separator: ", ") + (files.count > 3 ? " and \(files.count - 3) more" : "")
-            return "\(named) \(files.count == 1 ? "does" : "do") not load, so what \(files.count == 1 ? "it declares" : "they declare") is unknown; no resource is removed until every spec file loads (fix the errors above)"
-        }
-        if let first = unreadable.first {
-            return "\(first); no resource is removed until it is readable or its file is fixed"
-        }
-        return nil
     }
 
     /// Observes and plans; changes nothing.
