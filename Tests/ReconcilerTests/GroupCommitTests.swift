@@ -50,3 +50,43 @@ struct GroupCommitTests {
         #expect(try await reader.journal(pass: pass).map(\.id.name) == ["b"])
     }
 }
+
+/// History is kept within bounds: the oldest finished steps, events and passes go; an
+/// unfinished step and the pass it belongs to stay.
+@Suite("Store: history retention")
+struct HistoryRetentionTests {
+    @Test("past a tenth over what it keeps, each table is cut back; unfinished steps and their passes stay")
+    func trims() async throws {
+        let dir = TemporaryDirectory("converge-retention")
+        let store = try Store(path: "\(dir.path)/converge.db")
+        let retention = HistoryRetention(journalSteps: 10, events: 5, passes: 3)
+        let first = try await store.beginPass(command: "apply")
+        _ = try await store.journalIntent(pass: first, id: ResourceID(.sandbox, "crashed"), action: "create", step: "ch.spawn")
+        for i in 0..<9 {
+            let pass = try await store.beginPass(command: "apply")
+            for j in 0..<3 {
+                let row = try await store.journalIntent(pass: pass, id: ResourceID(.sandbox, "s\(i)-\(j)"), action: "create", step: "ch.spawn")
+                try await store.journalOutcome(row, error: nil)
+                try await store.record(Event(id: ResourceID(.sandbox, "s\(i)-\(j)"), type: .normal, reason: "Created", message: ""))
+            }
+            try await store.endPass(pass, outcome: "converged", actions: 3)
+        }
+        #expect(try await store.trimHistory(retention) > 0)
+        let journal = try await store.journal()
+        #expect(journal.contains { $0.id.name == "crashed" && $0.outcome == "intent" }, "an unfinished step was deleted")
+        #expect(journal.count == 11, "10 finished steps and the unfinished one: \(journal.count)")
+        #expect(try await store.events(limit: 100).count == 5)
+        #expect(try await store.trimHistory(retention) == 0, "nothing more to delete within the slack")
+    }
+
+    @Test("under its bounds nothing is deleted")
+    func keepsWithinBounds() async throws {
+        let dir = TemporaryDirectory("converge-retention")
+        let store = try Store(path: "\(dir.path)/converge.db")
+        let pass = try await store.beginPass(command: "apply")
+        for i in 0..<5 { try await store.record(Event(id: ResourceID(.sandbox, "s\(i)"), type: .normal, reason: "Created", message: "")) }
+        #expect(try await store.trimHistory(HistoryRetention(journalSteps: 10, events: 5, passes: 3)) == 0)
+        #expect(try await store.events(limit: 100).count == 5)
+        _ = pass
+    }
+}

@@ -211,6 +211,7 @@ public actor Reconciler {
             }
         }
         try await store.endPass(pass, outcome: converged ? "converged" : "not-converged", actions: outcomes.count)
+        try await store.trimHistory()
         if failed.isEmpty { leftoversClearedAt = clearedAt }
         clock.lap("conditions")
         return ApplyReport(converged: converged, iterations: iterations, outcomes: outcomes, heldBack: plan.heldBack,

@@ -78,6 +78,8 @@ final class Connection {
     }
 
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    /// Rows changed by the last statement.
+    var changes: Int { Int(sqlite3_changes(handle)) }
 
     enum TransactionEnd { case commit, rollback }
 
