@@ -8,7 +8,7 @@ struct ApplyCommand: Command {
     static let name = "apply"
     static let abstract = "converge the host to the specs (idempotent)"
     static let arguments = "DIR"
-    static let options = planOptions + [OptionSpec("--concurrency", value: "N", "independent actions run at the same time (default 8)")]
+    static let options = planOptions + [OptionSpec("--concurrency", value: "N", "independent actions run at the same time (default 8; a round of balloon resizes only: 128)")]
 
     var global: GlobalOptions
     var directory: String

@@ -10,6 +10,9 @@ public struct ApplyOptions: Sendable {
     public var maxIterations: Int
     /// Independent actions run at the same time, at most this many.
     public var concurrency: Int
+    /// A round of balloon resizes only (the balloon loop's pass) runs this many at once: two
+    /// short API calls each, one VMM each, and a thousand of them every interval.
+    public var balloonConcurrency = 128
 
     /// Seconds an observation of a VMM is trusted without asking it again, while its record,
     /// process and socket are unchanged (0: ask every VMM every pass).
@@ -189,7 +192,8 @@ public actor Reconciler {
             iterations += 1
             progress(.iteration(iterations, actions: runnable.count))
             clock.lap("events")
-            let results = await execute(runnable, observed: observed, pass: pass, concurrency: options.concurrency,
+            let results = await execute(runnable, observed: observed, pass: pass,
+                                        concurrency: runnable.allSatisfy { $0.verb == .balloon } ? max(options.concurrency, options.balloonConcurrency) : options.concurrency,
                                         shouldStop: options.shouldStop, progress: progress)
             clock.lap("actions")
             outcomes += results
