@@ -84,3 +84,5 @@ long cvg_send_with_fd(int sock, const void *buf, unsigned long len, int fd) {
 }
 
 int cvg_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+
+int cvg_malloc_trim(void) { return malloc_trim(0); }

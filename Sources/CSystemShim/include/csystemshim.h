@@ -49,3 +49,6 @@ long cvg_send_with_fd(int sock, const void *buf, unsigned long len, int fd);
 int cvg_fix_mmap_threshold(int bytes);
 
 #endif
+
+/* malloc_trim(0): returns the free memory of every malloc arena to the kernel. */
+int cvg_malloc_trim(void);
