@@ -14,6 +14,11 @@ public struct ApplyOptions: Sendable {
     /// short API calls each, one VMM each, and a thousand of them every interval.
     public var balloonConcurrency = 128
 
+    /// How many of `actions` (one round) run at once.
+    func concurrency(for actions: [Action]) -> Int {
+        actions.allSatisfy { $0.verb == .balloon } ? max(concurrency, balloonConcurrency) : concurrency
+    }
+
     /// Seconds an observation of a VMM is trusted without asking it again, while its record,
     /// process and socket are unchanged (0: ask every VMM every pass).
     public var resync: Double = 0
@@ -192,8 +197,7 @@ public actor Reconciler {
             iterations += 1
             progress(.iteration(iterations, actions: runnable.count))
             clock.lap("events")
-            let results = await execute(runnable, observed: observed, pass: pass,
-                                        concurrency: runnable.allSatisfy { $0.verb == .balloon } ? max(options.concurrency, options.balloonConcurrency) : options.concurrency,
+            let results = await execute(runnable, observed: observed, pass: pass, concurrency: options.concurrency(for: runnable),
                                         shouldStop: options.shouldStop, progress: progress)
             clock.lap("actions")
             outcomes += results

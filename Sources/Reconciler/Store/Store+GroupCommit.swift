@@ -2,22 +2,22 @@ import Foundation
 import Resources
 
 /// A row to write: a step's intent, the outcome of the step in row `row`, or an event.
-enum JournalWrite {
+enum GroupedWrite {
     case intent(pass: Int64, id: ResourceID, action: String, step: String, at: Double)
     case outcome(row: Int64, error: String?, at: Double)
     case event(Event)
 }
 
-/// A journal write and whoever waits for it to be committed.
-struct QueuedJournalWrite {
-    var write: JournalWrite
+/// A write and whoever waits for it to be committed.
+struct QueuedWrite {
+    var write: GroupedWrite
     var committed: CheckedContinuation<Int64, any Error>
 }
 
 /// Group commit of the journal and the events: a thousand balloon actions start at once,
-/// and a commit of its own for each of their three rows would be a large part of the pass. Writes that arrive
-/// while a commit is pending join it; every caller still returns only once its row is
-/// committed, so a step's intent is on disk before its side effect runs.
+/// and a commit of its own for each of their three rows would be a large part of the pass.
+/// Writes that arrive while a commit is pending join it; every caller still returns only
+/// once its row is committed, so a step's intent is on disk before its side effect runs.
 extension Store {
     /// Writes the intent of a step before its side effect; returns the row to close.
     public func journalIntent(pass: Int64, id: ResourceID, action: String, step: String) async throws -> Int64 {
@@ -32,18 +32,18 @@ extension Store {
         _ = try await committed(.event(event))
     }
 
-    private func committed(_ write: JournalWrite) async throws -> Int64 {
+    private func committed(_ write: GroupedWrite) async throws -> Int64 {
         try await withCheckedThrowingContinuation { continuation in
-            queuedJournalWrites.append(QueuedJournalWrite(write: write, committed: continuation))
+            queuedWrites.append(QueuedWrite(write: write, committed: continuation))
             // The first write of a batch schedules its commit behind the calls already
             // queued on this actor: those join the batch.
-            if queuedJournalWrites.count == 1 { Task { self.commitJournalWrites() } }
+            if queuedWrites.count == 1 { Task { self.commitQueuedWrites() } }
         }
     }
 
-    private func commitJournalWrites() {
-        let batch = queuedJournalWrites
-        queuedJournalWrites = []
+    private func commitQueuedWrites() {
+        let batch = queuedWrites
+        queuedWrites = []
         do {
             let rows = try db.inTransaction {
                 (try batch.map { try apply($0.write) }, .commit)
@@ -54,7 +54,7 @@ extension Store {
         }
     }
 
-    private func apply(_ write: JournalWrite) throws -> Int64 {
+    private func apply(_ write: GroupedWrite) throws -> Int64 {
         switch write {
         case .intent(let pass, let id, let action, let step, let at):
             try db.run("INSERT INTO journal (pass, kind, name, action, step, started_at) VALUES (?,?,?,?,?,?)",

@@ -19,28 +19,30 @@ public actor Store {
     /// The conditions as last read, while this store (the writer: its process holds the
     /// state lock) has not written any since. A daemon reads them twice a pass.
     private var conditionsRead: [ResourceID: [Condition]]?
-    private let conditionsCached: Bool
+    /// This store opened the database for writing (its process holds the state lock): what
+    /// it read stays true until it writes, so it may keep it.
+    private let isWriter: Bool
     /// Bumped by every write of specs or conditions through this store: while it stays the
     /// same, so do `lastGoodSpecs()` and `conditions()` of the writer (its process holds the
     /// state lock, so no one else writes them).
     public private(set) var specsAndConditionsVersion = 0
     /// The spec headers as last read, at that version (the writer only, as the conditions).
     private var headersRead: (version: Int, headers: [ResourceID: SpecHeader])?
-    /// Journal writes waiting for the next group commit (`Store+GroupCommit.swift`).
-    var queuedJournalWrites: [QueuedJournalWrite] = []
+    /// Journal rows and events waiting for the next group commit (`Store+GroupCommit.swift`).
+    var queuedWrites: [QueuedWrite] = []
 
     /// Opens or creates `path` and runs pending migrations.
     public init(path: String) throws {
         db = try Connection(path: path)
         try Migrations.migrate(db)
-        conditionsCached = true
+        isWriter = true
     }
 
     /// Opens an existing database for reading only (`get`, `status`, `events`, `plan`):
     /// never creates the file and never migrates; writes fail with SQLITE_READONLY.
     public init(readingAt path: String) throws {
         db = try Connection(path: path, readOnly: true)
-        conditionsCached = false
+        isWriter = false
     }
 
     // MARK: - Specs
@@ -84,14 +86,14 @@ public actor Store {
 
     /// File, line, generation and hash of every stored spec; cheap (no JSON decoding).
     public func specHeaders() throws -> [ResourceID: SpecHeader] {
-        if conditionsCached, let headersRead, headersRead.version == specsAndConditionsVersion { return headersRead.headers }
+        if isWriter, let headersRead, headersRead.version == specsAndConditionsVersion { return headersRead.headers }
         var result: [ResourceID: SpecHeader] = [:]
         for row in try db.rows("SELECT kind, name, file, line, generation, hash FROM specs") {
             guard let kind = row[0].text.flatMap(ResourceKind.init(rawValue:)), let name = row[1].text else { continue }
             result[ResourceID(kind, name)] = SpecHeader(file: row[2].text ?? "", line: Int(row[3].integer ?? 0),
                                                         generation: Int(row[4].integer ?? 1), hash: row[5].text ?? "")
         }
-        if conditionsCached { headersRead = (specsAndConditionsVersion, result) }
+        if isWriter { headersRead = (specsAndConditionsVersion, result) }
         return result
     }
 
@@ -286,7 +288,7 @@ public actor Store {
                 type: r[2].text ?? "", status: r[3].text == "True", reason: r[4].text ?? "", message: r[5].text ?? "",
                 observedGeneration: Int(r[6].integer ?? 0), changedAt: at))
         }
-        if conditionsCached { conditionsRead = result }
+        if isWriter { conditionsRead = result }
         return result
     }
 }
