@@ -185,26 +185,49 @@ struct RealGuestBalloonTests {
         // The guest reports its use through the balloon's statistics; the pass inflates.
         let inflate = h.converge("apply", h.specs)
         #expect(inflate.status == 0 && inflate.output.contains("Sandbox/b balloon"), "\(inflate.output)")
-        let shrunk = try #require(h.waitForMemTotal(guest) { $0 < full - (128 << 20) })
-        let row = try #require((h.json(h.converge("get", "sandboxes", "b", "--json").stdout) as? [[String: Any]])?.first)
-        let balloon = try #require(row["balloon"] as? [String: Any])
+        // Measured once the guest's driver has reached the size asked, not on the way there.
+        let balloon = try #require(h.waitForBalloonSettled("b"), "the balloon never reached its target: \(h.balloonRow("b"))")
         #expect((balloon["sizeBytes"] as? Int ?? 0) > 128 << 20, "\(balloon)")
+        let shrunk = try #require(h.waitForMemTotal(guest) { $0 < full - (128 << 20) })
 
         // The guest needs memory: the next pass deflates, and the guest gets it back.
         #expect(h.http("192.168.0.2", "/fill?mb=60", from: guest.namespace, timeout: 30) == "60")
         let deadline = Date().addingTimeInterval(60)
         var grown: Int64?
+        var passes: [String] = []
         while grown == nil && Date() < deadline {
-            #expect(h.converge("apply", h.specs).status == 0)
-            grown = h.memTotal(guest).flatMap { $0 > shrunk + (32 << 20) ? $0 : nil }
+            let pass = h.converge("apply", h.specs)
+            #expect(pass.status == 0)
+            let total = h.memTotal(guest)
+            passes.append("MemTotal \(total.map(String.init) ?? "?"): \(pass.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            grown = total.flatMap { $0 > shrunk + (32 << 20) ? $0 : nil }
             if grown == nil { usleep(500_000) }
         }
-        #expect(grown != nil, "MemTotal stayed at \(shrunk) after the guest filled 60 MiB")
+        #expect(grown != nil, "MemTotal stayed near \(shrunk) after the guest filled 60 MiB; balloon now \(h.balloonRow("b")); the passes:\n\(passes.suffix(8).joined(separator: "\n"))")
         #expect(h.http("192.168.0.2", "/token", from: guest.namespace) != nil)
     }
 }
 
 extension CLIHarness {
+    /// The sandbox's balloon as `get --json` shows it, for failure messages.
+    func balloonRow(_ name: String) -> String {
+        let row = (json(converge("get", "sandboxes", name, "--json").stdout) as? [[String: Any]])?.first
+        return "\(row?["balloon"] ?? "none")"
+    }
+
+    /// The balloon row once QEMU reports the size last asked (the guest's driver moves
+    /// page by page, slowly under software emulation); nil after `seconds`.
+    func waitForBalloonSettled(_ name: String, seconds: Double = 60) -> [String: Any]? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let row = (json(converge("get", "sandboxes", name, "--json").stdout) as? [[String: Any]])?.first
+            if let balloon = row?["balloon"] as? [String: Any], let size = balloon["sizeBytes"] as? Int,
+               let target = balloon["targetBytes"] as? Int, size == target { return balloon }
+            usleep(200_000)
+        }
+        return nil
+    }
+
     /// Polls the guest's MemTotal until `done` holds (the balloon driver gets there page by page).
     func waitForMemTotal(_ guest: GuestView, seconds: Double = 30, _ done: (Int64) -> Bool) -> Int64? {
         let deadline = Date().addingTimeInterval(seconds)

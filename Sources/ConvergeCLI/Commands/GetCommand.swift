@@ -101,6 +101,9 @@ struct BalloonJSON: Encodable, Equatable {
     var allocated: String
     var size: String
     var sizeBytes: Int64
+    /// The size last asked; the guest's driver reaches it page by page, so it can differ
+    /// from `sizeBytes` for a while.
+    var targetBytes: Int64
     var guestUsedBytes: Int64?
     /// Why the guest's use is unknown although a policy wants it.
     var unavailable: String?
@@ -110,6 +113,7 @@ struct BalloonJSON: Encodable, Equatable {
         allocated = b.allocated.description
         size = b.size.description
         sizeBytes = b.size.bytes
+        targetBytes = (b.target ?? b.size).bytes
         guestUsedBytes = b.guestUsed?.bytes
         unavailable = b.unavailable
     }
