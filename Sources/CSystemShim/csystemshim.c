@@ -1,4 +1,6 @@
 #define _GNU_SOURCE
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include "csystemshim.h"
 
 #include <errno.h>
@@ -86,3 +88,22 @@ long cvg_send_with_fd(int sock, const void *buf, unsigned long len, int fd) {
 int cvg_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 
 int cvg_malloc_trim(void) { return malloc_trim(0); }
+
+int cvg_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int cvg_epoll_add(int epoll, int fd, int writable) {
+    struct epoll_event event = { .events = (writable ? EPOLLOUT : EPOLLIN) | EPOLLONESHOT, .data.fd = fd };
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+}
+
+int cvg_epoll_del(int epoll, int fd) { return epoll_ctl(epoll, EPOLL_CTL_DEL, fd, NULL); }
+
+int cvg_epoll_wait(int epoll, int *fds, int max, int timeout_ms) {
+    struct epoll_event events[256];
+    if (max > 256) max = 256;
+    int count = epoll_wait(epoll, events, max, timeout_ms);
+    for (int i = 0; i < count; i++) fds[i] = events[i].data.fd;
+    return count;
+}
+
+int cvg_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

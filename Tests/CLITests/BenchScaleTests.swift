@@ -13,7 +13,7 @@ struct BenchScaleTests {
         let rows = try #require(report["rows"] as? [[String: Any]])
         let goals = rows.compactMap { $0["goal"] as? String }
         for start in ["load + validate + plan 200 specs", "create 20 sandboxes", "converge run: idle pass", "converge run: pass at a resync",
-                      "balloon pass over 20 guests", "no-op converge apply over 20 running sandboxes"] {
+                      "converge run: balloon pass over 20 guests", "no-op converge apply over 20 running sandboxes"] {
             #expect(goals.contains { $0.hasPrefix(start) }, "no row for '\(start)' in \(goals)")
         }
         for row in rows {

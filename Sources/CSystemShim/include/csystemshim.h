@@ -48,7 +48,23 @@ long cvg_send_with_fd(int sock, const void *buf, unsigned long len, int fd);
    returned to the system when freed. Returns 1 on success. */
 int cvg_fix_mmap_threshold(int bytes);
 
-#endif
-
 /* malloc_trim(0): returns the free memory of every malloc arena to the kernel. */
 int cvg_malloc_trim(void);
+
+/* epoll, which Swift's Glibc module does not export (and whose event struct is packed):
+   epoll_create1(EPOLL_CLOEXEC). */
+int cvg_epoll_create(void);
+
+/* Registers `fd` once (EPOLLONESHOT) for EPOLLIN, or EPOLLOUT when `writable`. */
+int cvg_epoll_add(int epoll, int fd, int writable);
+
+/* Removes `fd` from `epoll`. */
+int cvg_epoll_del(int epoll, int fd);
+
+/* epoll_wait(2), writing the ready descriptors (not the events) into `fds`. */
+int cvg_epoll_wait(int epoll, int *fds, int max, int timeout_ms);
+
+/* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). */
+int cvg_eventfd(void);
+
+#endif

@@ -31,7 +31,8 @@ public enum UnixHTTPError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Minimal HTTP/1.1 client over AF_UNIX: one connection per request, `Connection: close`,
-/// a deadline on every call. Blocking I/O runs off the cooperative thread pool.
+/// a deadline on every call. The socket is non-blocking: a task waiting for an answer
+/// holds no thread (`SocketReadiness`).
 enum UnixHTTP {
     static let maximumPathLength = 107
 
@@ -39,89 +40,102 @@ enum UnixHTTP {
     ///   (`CONNECT port`, answered `OK n`), then talk HTTP to the guest through it.
     static func request(socket path: String, method: String, target: String, body: [UInt8]?, timeout: Double,
                         vsockPort: UInt32? = nil) async throws -> HTTPResponse {
-        try await Blocking.run {
-            try requestBlocking(socket: path, method: method, target: target, body: body, timeout: timeout, vsockPort: vsockPort)
-        }
-    }
-
-    static func requestBlocking(socket path: String, method: String, target: String, body: [UInt8]?, timeout: Double,
-                                vsockPort: UInt32? = nil) throws -> HTTPResponse {
         guard path.utf8.count <= maximumPathLength else { throw UnixHTTPError.socketPathTooLong(path) }
+        let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
         let fd: Int32
-        do { fd = try sys("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) } } catch {
+        do { fd = try sys("socket") { socket(AF_UNIX, flags, 0) } } catch {
             throw UnixHTTPError.io(path, error)
         }
         defer { close(fd) }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-
-        do { try UnixSocket.connect(fd, to: path) } catch { throw UnixHTTPError.connect(path, error) }
-        let deadline = monotonicSeconds() + timeout
-        if let vsockPort { try vsockConnect(fd, port: vsockPort, path: path, timeout: timeout, deadline: deadline) }
+        let connection = Connection(fd: fd, path: path, timeout: timeout, deadline: SocketReadiness.now() + timeout)
+        try await connection.connect()
+        if let vsockPort { try await vsockConnect(connection, port: vsockPort) }
 
         var head = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nConnection: close\r\n"
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" } else if method == "PUT" {
             head += "Content-Length: 0\r\n"
         }
         head += "\r\n"
-        try write(fd, Array(head.utf8) + (body ?? []), path: path, timeout: timeout)
-        return try readResponse(fd, path: path, timeout: timeout, deadline: deadline)
+        try await connection.send(Array(head.utf8) + (body ?? []))
+        return try await readResponse(connection)
     }
 
-    private static func write(_ fd: Int32, _ bytes: [UInt8], path: String, timeout: Double) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { throw UnixHTTPError.timedOut(path, seconds: timeout) }
-                throw UnixHTTPError.io(path, SystemError(call: "send", code: errno))
+    /// One exchange's socket, path and deadline: every wait ends by the deadline, so a peer
+    /// that trickles bytes cannot hold the caller for a timeout per byte.
+    struct Connection {
+        let fd: Int32
+        let path: String
+        let timeout: Double
+        let deadline: Double
+
+        /// A Unix socket whose listener's backlog is full refuses a non-blocking connect
+        /// (EAGAIN) and offers nothing to wait on: tried again, sooner than later, until
+        /// the deadline.
+        func connect() async throws {
+            var pause: UInt64 = 500_000
+            while true {
+                do { return try UnixSocket.connect(fd, to: path) } catch where error.code == EAGAIN && SocketReadiness.now() < deadline {
+                    try await Task.sleep(nanoseconds: pause)
+                    pause = min(pause * 2, 50_000_000)
+                } catch where error.code == EAGAIN {
+                    throw UnixHTTPError.timedOut(path, seconds: timeout)
+                } catch {
+                    throw UnixHTTPError.connect(path, error)
+                }
             }
-            offset += n
+        }
+
+        func send(_ bytes: [UInt8]) async throws {
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n >= 0 { offset += n; continue }
+                if errno == EINTR { continue }
+                guard errno == EAGAIN || errno == EWOULDBLOCK else { throw UnixHTTPError.io(path, SystemError(call: "send", code: errno)) }
+                try await ready(.writable)
+            }
+        }
+
+        /// One `recv` of at most `count` bytes; 0 when the peer closed.
+        func receive(_ buffer: UnsafeMutableRawPointer, _ count: Int) async throws -> Int {
+            while true {
+                let n = recv(fd, buffer, count, 0)
+                if n >= 0 { return n }
+                if errno == EINTR { continue }
+                guard errno == EAGAIN || errno == EWOULDBLOCK else { throw UnixHTTPError.io(path, SystemError(call: "recv", code: errno)) }
+                try await ready(.readable)
+            }
+        }
+
+        private func ready(_ interest: SocketReadiness.Interest) async throws {
+            guard SocketReadiness.now() < deadline, await SocketReadiness.shared.wait(fd, interest, until: deadline) else {
+                throw UnixHTTPError.timedOut(path, seconds: timeout)
+            }
         }
     }
 
     /// The hybrid vsock handshake: `CONNECT port\n`, then one line, `OK n\n`, read a byte at
     /// a time so that nothing of the guest's stream is consumed.
-    private static func vsockConnect(_ fd: Int32, port: UInt32, path: String, timeout: Double, deadline: Double) throws {
-        try write(fd, Array("CONNECT \(port)\n".utf8), path: path, timeout: timeout)
+    private static func vsockConnect(_ connection: Connection, port: UInt32) async throws {
+        try await connection.send(Array("CONNECT \(port)\n".utf8))
         var line: [UInt8] = []
-        var byte: UInt8 = 0
+        let byte = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+        defer { byte.deallocate() }
         while line.count < 64 {
-            let n = try receive(fd, &byte, 1, path: path, timeout: timeout, deadline: deadline)
-            if n == 0 { throw UnixHTTPError.vsockRefused(path, port: port) }
-            if byte == 10 { break }
-            line.append(byte)
+            let n = try await connection.receive(byte, 1)
+            if n == 0 { throw UnixHTTPError.vsockRefused(connection.path, port: port) }
+            if byte.pointee == 10 { break }
+            line.append(byte.pointee)
         }
         guard line.starts(with: Array("OK ".utf8)) else {
             throw UnixHTTPError.malformedResponse("vsock handshake answered '\(String(decoding: line, as: UTF8.self))'")
         }
     }
 
-    /// One `recv`: the socket's timeout bounds each call, `deadline` the whole exchange (a
-    /// peer that trickles bytes would otherwise hold the caller for a timeout per byte).
-    private static func receive(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String, timeout: Double,
-                                deadline: Double) throws -> Int {
-        while true {
-            guard monotonicSeconds() < deadline else { throw UnixHTTPError.timedOut(path, seconds: timeout) }
-            let n = recv(fd, buffer, count, 0)
-            if n >= 0 { return n }
-            if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK { throw UnixHTTPError.timedOut(path, seconds: timeout) }
-            throw UnixHTTPError.io(path, SystemError(call: "recv", code: errno))
-        }
-    }
-
-    private static func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
-
-    private static func readResponse(_ fd: Int32, path: String, timeout: Double, deadline: Double) throws -> HTTPResponse {
+    private static func readResponse(_ connection: Connection) async throws -> HTTPResponse {
         var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
+        defer { chunk.deallocate() }
         var headerEnd: Int?
         var contentLength: Int?
         var status = 0
@@ -130,9 +144,9 @@ enum UnixHTTP {
                 if let length = contentLength, data.count - end >= length { break }
                 if contentLength == nil && (status == 204 || status == 304) { break }
             }
-            let n = try chunk.withUnsafeMutableBytes { try receive(fd, $0.baseAddress!, $0.count, path: path, timeout: timeout, deadline: deadline) }
+            let n = try await connection.receive(chunk.baseAddress!, chunk.count)
             if n == 0 { break }
-            data += chunk[0..<n]
+            data += UnsafeRawBufferPointer(rebasing: chunk[0..<n])
             if headerEnd == nil, let end = find(data, [13, 10, 13, 10]) {
                 headerEnd = end + 4
                 let head = String(decoding: data[0..<end], as: UTF8.self)

@@ -1,0 +1,141 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Drivers
+
+/// The non-blocking HTTP client: many exchanges in flight on one waiting thread, each
+/// answered with its own response, and every way a peer can fail it ends by its deadline.
+@Suite("Unix-socket HTTP client without a thread per exchange")
+struct UnixHTTPTests {
+    /// A listening Unix socket in a fresh directory, served by `serve` on a thread of its
+    /// own (one accepted connection at a time) until the test closes it.
+    final class Listener: @unchecked Sendable {
+        let directory = "/tmp/cvg-http-\(UUID().uuidString.prefix(8))"
+        var path: String { "\(directory)/api.sock" }
+        let fd: Int32
+
+        init(backlog: Int32 = 512, serve: (@Sendable (Int32) -> Void)?) throws {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let path = self.path
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+            }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            #expect(bound == 0 && listen(fd, backlog) == 0)
+            guard let serve else { return }
+            let listening = fd
+            Thread {
+                while true {
+                    let client = accept(listening, nil, nil)
+                    if client < 0 { return }  // closed by the test
+                    serve(client)
+                }
+            }.start()
+        }
+
+        func close() {
+            shutdown(fd, Int32(SHUT_RDWR))
+            Glibc.close(fd)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// Reads one request head and answers with its target as the body.
+    static func echoTarget(_ client: Int32) {
+        let target = String(decoding: readHead(client), as: UTF8.self).split(separator: " ").dropFirst().first ?? ""
+        let response = "HTTP/1.1 200 OK\r\nContent-Length: \(target.utf8.count)\r\nConnection: close\r\n\r\n\(target)"
+        _ = response.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        close(client)
+    }
+
+    static func readHead(_ client: Int32) -> [UInt8] {
+        var request: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !request.reversed().starts(with: [10, 13, 10, 13]) {
+            let n = recv(client, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            request += buffer[0..<n]
+        }
+        return request
+    }
+
+    @Test("five hundred exchanges at once: each gets its own answer")
+    func concurrentExchanges() async throws {
+        let listener = try Listener(serve: Self.echoTarget)
+        defer { listener.close() }
+        let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for i in 0..<500 {
+                group.addTask {
+                    let response = try await UnixHTTP.request(socket: listener.path, method: "GET", target: "/call/\(i)", body: nil, timeout: 20)
+                    return (i, String(decoding: response.body, as: UTF8.self))
+                }
+            }
+            var answers: [Int: String] = [:]
+            for try await (i, body) in group { answers[i] = body }
+            return answers
+        }
+        #expect(answers.count == 500)
+        #expect(answers.allSatisfy { $0.value == "/call/\($0.key)" })
+    }
+
+    @Test("a peer that accepts and never answers: timed out at the deadline, not hung")
+    func silentPeer() async throws {
+        let held = HeldSockets()
+        let listener = try Listener(serve: { held.keep($0) })
+        defer { listener.close(); held.closeAll() }
+        let started = Date()
+        #expect(await Self.outcome(listener.path, timeout: 0.3) == "timed out")
+        let waited = Date().timeIntervalSince(started)
+        #expect(waited >= 0.3 && waited < 10, "waited \(waited) s")
+    }
+
+    @Test("a listener that never accepts and whose backlog is full: timed out, not hung")
+    func fullBacklog() async throws {
+        let listener = try Listener(backlog: 0, serve: nil)
+        defer { listener.close() }
+        let results = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<4 {
+                group.addTask { await Self.outcome(listener.path, timeout: 0.3) }
+            }
+            var results: [String] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        #expect(results == Array(repeating: "timed out", count: 4))
+    }
+
+    @Test("a peer that closes without a response: a malformed response, at once")
+    func closedWithoutResponse() async throws {
+        let listener = try Listener(serve: { _ = Self.readHead($0); close($0) })
+        defer { listener.close() }
+        #expect(await Self.outcome(listener.path, timeout: 10) == "malformed")
+    }
+
+    /// How one `GET /` on `path` ended, in a word.
+    static func outcome(_ path: String, timeout: Double) async -> String {
+        do {
+            _ = try await UnixHTTP.request(socket: path, method: "GET", target: "/", body: nil, timeout: timeout)
+            return "answered"
+        } catch let error as UnixHTTPError {
+            switch error {
+            case .timedOut: return "timed out"
+            case .malformedResponse: return "malformed"
+            default: return "\(error)"
+            }
+        } catch { return "\(error)" }
+    }
+}
+
+/// Connections a silent peer holds open until the test ends.
+final class HeldSockets: @unchecked Sendable {
+    private let lock = NSLock()
+    private var fds: [Int32] = []
+
+    func keep(_ fd: Int32) { lock.withLock { fds.append(fd) } }
+    func closeAll() { lock.withLock { fds.forEach { close($0) }; fds = [] } }
+}
