@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include "csystemshim.h"
@@ -107,3 +108,5 @@ int cvg_epoll_wait(int epoll, int *fds, int max, int timeout_ms) {
 }
 
 int cvg_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+int cvg_rename_exchange(const char *a, const char *b) { return renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE); }

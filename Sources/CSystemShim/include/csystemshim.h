@@ -67,4 +67,7 @@ int cvg_epoll_wait(int epoll, int *fds, int max, int timeout_ms);
 /* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). */
 int cvg_eventfd(void);
 
+/* renameat2(a, b, RENAME_EXCHANGE): swaps the two names in one step. */
+int cvg_rename_exchange(const char *a, const char *b);
+
 #endif

@@ -13,7 +13,7 @@ struct DaemonPass {
 
     init(wiring: Wiring, stateDirectory: String) {
         self.wiring = wiring
-        status = StatusFiles(directory: "\(stateDirectory)/status")
+        status = StatusFiles(directory: "\(stateDirectory)/status", spares: "\(stateDirectory)/.status-spare")
         metrics = Metrics(path: "\(stateDirectory)/metrics/converge.prom")
     }
 
@@ -62,31 +62,42 @@ final class LastStatusRows: @unchecked Sendable {
 /// an idle daemon would otherwise rewrite a thousand files every pass.
 final class StatusFiles: @unchecked Sendable {
     let directory: String
+    /// STATE/.status-spare/KIND/NAME.json: each file's previous content, rewritten and
+    /// traded with it at the next change (`AtomicFile.replace`). Only a cache.
+    let spares: String
     /// What this process last wrote, by path; nil until the first write, which also
     /// removes files that earlier processes left for resources that are gone.
     private var written: [String: StatusRow]?
 
-    init(directory: String) {
+    init(directory: String, spares: String) {
         self.directory = directory
+        self.spares = spares
     }
 
     func write(_ rows: [StatusRow]) throws {
         let before = written
+        if before == nil { try? FileManager.default.removeItem(atPath: spares) }
         var now: [String: StatusRow] = [:]
-        var changed: [(path: String, row: StatusRow)] = []
+        var changed: [(path: String, spare: String, row: StatusRow)] = []
         var made: Set<String> = []
         for row in rows {
-            let dir = "\(directory)/\(row.kind)"
-            let path = "\(dir)/\(row.name).json"
+            let path = "\(directory)/\(row.kind)/\(row.name).json"
             now[path] = row
             if before?[path] == row { continue }
-            if made.insert(dir).inserted { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-            changed.append((path, row))
+            if made.insert(row.kind).inserted {
+                for dir in ["\(directory)/\(row.kind)", "\(spares)/\(row.kind)"] {
+                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                }
+            }
+            changed.append((path, "\(spares)/\(row.kind)/\(row.name).json", row))
         }
         try Self.writeAll(changed)
         written = now
         if let before {
-            for path in before.keys where now[path] == nil { try? FileManager.default.removeItem(atPath: path) }
+            for path in before.keys where now[path] == nil {
+                try? FileManager.default.removeItem(atPath: path)
+                try? FileManager.default.removeItem(atPath: spares + path.dropFirst(directory.count))
+            }
             return
         }
         for kind in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
@@ -97,23 +108,21 @@ final class StatusFiles: @unchecked Sendable {
         }
     }
 
-    /// Encodes and writes the files on every core: a balloon pass changes a thousand rows,
-    /// and one thread spent a fifth of the daemon's pass on them.
+    /// Encodes the files on every core, then writes them one after the other: a balloon
+    /// pass changes a thousand rows. (Writers in parallel only spin on the directory's lock.)
     /// - Throws: the first failure; the files written before it stay (each is whole).
-    private static func writeAll(_ files: [(path: String, row: StatusRow)]) throws {
+    private static func writeAll(_ files: [(path: String, spare: String, row: StatusRow)]) throws {
         let chunks = max(1, min(files.count / 32, ProcessInfo.processInfo.activeProcessorCount * 2))
-        let failures = ConcurrentSlots<any Error>(count: chunks)
+        let encoded = ConcurrentSlots<Result<Data, any Error>>(count: files.count)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            do {
-                for i in stride(from: chunk, to: files.count, by: chunks) {
-                    try AtomicFile.write(try encoder.encode(files[i].row), to: files[i].path)
-                }
-            } catch {
-                failures.set(chunk, error)
+            for i in stride(from: chunk, to: files.count, by: chunks) {
+                encoded.set(i, Result { try encoder.encode(files[i].row) })
             }
         }
-        if let failure = failures.values().first { throw failure }
+        for (file, data) in zip(files, encoded.values()) {
+            try AtomicFile.replace(try data.get(), at: file.path, spare: file.spare)
+        }
     }
 }
