@@ -40,6 +40,11 @@ extension CloudHypervisor {
             try decode(VmInfoSummary.self, "vm.info", try await call("GET", "vm.info", timeout: timeout))
         }
 
+        /// Maps to `GET /api/v1/vm.info`, decoding only the balloon's configured size.
+        public func balloonConfig(timeout: Double? = nil) async throws -> VmBalloonConfig {
+            try decode(VmBalloonConfig.self, "vm.info", try await call("GET", "vm.info", timeout: timeout))
+        }
+
         /// Maps to `PUT /api/v1/vm.pause`.
         public func pause() async throws { _ = try await call("PUT", "vm.pause") }
 

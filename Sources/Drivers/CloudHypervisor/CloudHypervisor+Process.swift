@@ -77,7 +77,7 @@ extension CloudHypervisor.Adapter {
             try await api.resize(CloudHypervisor.VmResize(desired_balloon: size.bytes))
             // CH records the target at once; the guest's driver gets there page by page, so
             // the actual size (memory_actual_size) is observed, not awaited.
-            let info = try await api.infoSummary()
+            let info = try await api.balloonConfig()
             guard info.config.balloon?.size == size.bytes else {
                 throw StepFailure(step: "ch.verify", message: "asked for a balloon of \(size), the VM's config says \(info.config.balloon.map { Quantity(bytes: $0.size).description } ?? "no balloon device")")
             }

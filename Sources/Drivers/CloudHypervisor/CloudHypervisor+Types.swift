@@ -126,6 +126,13 @@ extension CloudHypervisor {
         }
     }
 
+    /// `VmInfo`, decoding only the balloon's configured size: what a balloon change
+    /// verifies, a thousand times in a balloon pass.
+    public struct VmBalloonConfig: Decodable, Sendable {
+        public struct Config: Decodable, Sendable { public var balloon: VmInfoSummary.Config.Balloon? }
+        public var config: Config
+    }
+
     /// `VmmPingResponse`.
     public struct VmmPingResponse: Codable, Sendable {
         public var version: String
