@@ -53,6 +53,17 @@ struct ValidationTests {
         #expect(errors[0].contains("memory"))
     }
 
+    @Test("in a mapping of more than 64 keys, each unknown one is reported and each known one read")
+    func manyKeys() throws {
+        let f = SpecFixture()
+        let unknown = (0..<70).map { "x\($0): 1" }.joined(separator: "\n")
+        f.write("s.yaml", sandboxYAML("web-1", "\(unknown)\nsource: {image: u}\nmemory: 3Gi"))
+        let errors = try f.errors()
+        #expect(errors.count == 70)
+        #expect(Set(errors.compactMap { $0.split(separator: "'").dropFirst().first }) == Set((0..<70).map { "spec.x\($0)" }))
+        #expect(!errors.contains { $0.contains("spec.memory'") || $0.contains("spec.source'") })
+    }
+
     @Test("wrong types are errors", arguments: [
         ("cpus: \"2\"\nsource: {image: u}", "s.yaml:6:9: spec.cpus must be an integer, found '2'"),
         ("cpus: [2]\nsource: {image: u}", "s.yaml:6:9: spec.cpus must be a scalar, found a sequence"),
