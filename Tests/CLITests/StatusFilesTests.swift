@@ -44,9 +44,14 @@ struct StatusFilesTests {
         }
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: "\(status)/Sandbox")) == ["a.json", "b.json"], "spares stay out of the status directory")
 
+        // Spares removed behind the daemon's back: the next change is still written.
+        try FileManager.default.removeItem(atPath: spares)
+        try files.write([row("a"), row("b", ready: "False")])
+        #expect(try readyField(b) == "False")
+
         try files.write([row("b", ready: "False")])
         #expect(!FileManager.default.fileExists(atPath: a))
-        #expect(!FileManager.default.fileExists(atPath: "\(spares)/Sandbox/a.json"), "a gone resource's spare stays")
+        #expect(!FileManager.default.fileExists(atPath: "\(spares)/Sandbox/a.json"), "a gone resource's spare was left behind")
         #expect(FileManager.default.fileExists(atPath: b))
     }
 

@@ -109,6 +109,23 @@ struct UnixHTTPTests {
         #expect(results == Array(repeating: "timed out", count: 4))
     }
 
+    @Test("a peer that never stops sending: cut off at the deadline or the size limit, not held")
+    func endlessPeer() async throws {
+        let listener = try Listener(serve: { client in
+            _ = Self.readHead(client)
+            let head = "HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n"
+            _ = head.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            let filler = [UInt8](repeating: 120, count: 65536)
+            while send(client, filler, filler.count, Int32(MSG_NOSIGNAL)) > 0 {}
+            close(client)
+        })
+        defer { listener.close() }
+        let started = Date()
+        let outcome = await Self.outcome(listener.path, timeout: 2)
+        #expect(outcome == "timed out" || outcome == "malformed", "\(outcome)")
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+
     @Test("a peer that closes without a response: a malformed response, at once")
     func closedWithoutResponse() async throws {
         let listener = try Listener(serve: { _ = Self.readHead($0); close($0) })

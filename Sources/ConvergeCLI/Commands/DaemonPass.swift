@@ -121,7 +121,9 @@ final class StatusFiles: @unchecked Sendable {
                 encoded.set(i, Result { try encoder.encode(files[i].row) })
             }
         }
-        for (file, data) in zip(files, encoded.values()) {
+        let texts = encoded.values()
+        guard texts.count == files.count else { throw CLIError("status files: \(files.count - texts.count) rows were not encoded") }
+        for (file, data) in zip(files, texts) {
             try AtomicFile.replace(try data.get(), at: file.path, spare: file.spare)
         }
     }

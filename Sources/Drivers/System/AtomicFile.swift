@@ -30,11 +30,14 @@ public enum AtomicFile {
     /// inode allocator skipping recently freed inodes; a trade costs about a tenth of that.
     /// The spare is overwritten in place and then cut to length, not truncated first: that
     /// frees and allocates no blocks (another tenfold, measured).
-    /// A reader that keeps the file open across two writes may see the later one's bytes;
-    /// one that reads it whole at once sees the old or the new content, never half.
+    /// A reader that keeps the file open across two writes may see a later write's bytes,
+    /// even half of them; one that reads it whole at once sees the old or the new content.
+    /// Nothing is synced: after a power loss (not a kill) a file may hold old and new
+    /// bytes until the daemon's first pass rewrites every file.
     public static func replace(_ data: Data, at path: String, spare: String) throws {
         let fd = open(spare, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SystemError(call: "open(\(spare))", code: errno) }
+        // The spares' directory removed behind our back: the plain way still works.
+        guard fd >= 0 else { return try write(data, to: path) }
         do {
             try data.withUnsafeBytes { try writeAll(fd, $0, path: spare) }
             guard ftruncate(fd, off_t(data.count)) == 0 else { throw SystemError(call: "ftruncate(\(spare))", code: errno) }
@@ -44,10 +47,17 @@ public enum AtomicFile {
             throw error
         }
         if cvg_rename_exchange(spare, path) == 0 { return }
-        // No file yet (ENOENT), or a filesystem that cannot trade (EINVAL): a plain rename.
-        guard errno == ENOENT || errno == EINVAL, rename(spare, path) == 0 else {
-            throw SystemError(call: "rename(\(spare), \(path))", code: errno)
+        if errno == ENOENT {
+            // No file yet: the spare becomes it.
+            guard rename(spare, path) == 0 else {
+                let code = errno
+                throw SystemError(call: "rename(\(spare), \(path))", code: code)
+            }
+            return
         }
+        // A filesystem or kernel that cannot trade, or the spare on another mount: the
+        // plain way.
+        try write(data, to: path)
     }
 
     /// `value` as pretty, key-sorted JSON (a record a person may read), written atomically.

@@ -13,9 +13,15 @@ final class SocketReadiness: @unchecked Sendable {
 
     enum Interest { case readable, writable }
 
+    enum Outcome: Sendable {
+        case ready, timedOut
+        /// The socket could not be watched (epoll_ctl failed: a watch limit, memory).
+        case failed(SystemError)
+    }
+
     private struct Waiter {
         var deadline: Double
-        var continuation: CheckedContinuation<Bool, Never>
+        var continuation: CheckedContinuation<Outcome, Never>
     }
 
     private let epoll: Int32
@@ -28,24 +34,24 @@ final class SocketReadiness: @unchecked Sendable {
 
     private init() {
         epoll = cvg_epoll_create()
+        let epollError = errno
         wake = cvg_eventfd()
-        precondition(epoll >= 0 && wake >= 0, "epoll_create1/eventfd failed: errno \(errno)")
+        precondition(epoll >= 0 && wake >= 0, "epoll_create1/eventfd failed: errno \(epoll < 0 ? epollError : errno)")
         let thread = Thread { [self] in run() }
         thread.name = "socket-readiness"
         thread.start()
     }
 
-    /// Suspends until `fd` is ready for `interest` (true) or `deadline` (a
-    /// `SocketReadiness.now()` value) passes (false). The caller owns `fd` and must not
-    /// close it while waiting.
-    func wait(_ fd: Int32, _ interest: Interest, until deadline: Double) async -> Bool {
+    /// Suspends until `fd` is ready for `interest` or `deadline` (a
+    /// `SocketReadiness.now()` value) passes. The caller owns `fd` and must not close it
+    /// while waiting.
+    func wait(_ fd: Int32, _ interest: Interest, until deadline: Double) async -> Outcome {
         await withCheckedContinuation { continuation in
             lock.lock()
             guard cvg_epoll_add(epoll, fd, interest == .writable ? 1 : 0) == 0 else {
+                let code = errno
                 lock.unlock()
-                // Not a pollable socket (or already registered): let the caller's next
-                // call find out what is wrong with it.
-                continuation.resume(returning: true)
+                continuation.resume(returning: .failed(SystemError(call: "epoll_ctl", code: code)))
                 return
             }
             waiters[fd] = Waiter(deadline: deadline, continuation: continuation)
@@ -72,8 +78,8 @@ final class SocketReadiness: @unchecked Sendable {
             lock.unlock()
             let timeout = until == .infinity ? -1 : Int32(min(60_000, max(0, ((until - Self.now()) * 1000).rounded(.up))))
             let count = cvg_epoll_wait(epoll, &fds, Int32(fds.count), timeout)
-            var ready: [CheckedContinuation<Bool, Never>] = []
-            var expired: [CheckedContinuation<Bool, Never>] = []
+            var ready: [CheckedContinuation<Outcome, Never>] = []
+            var expired: [CheckedContinuation<Outcome, Never>] = []
             lock.lock()
             for fd in fds.prefix(max(0, Int(count))) {
                 if fd == wake {
@@ -101,8 +107,8 @@ final class SocketReadiness: @unchecked Sendable {
             }
             sleepsUntil = next
             lock.unlock()
-            for continuation in ready { continuation.resume(returning: true) }
-            for continuation in expired { continuation.resume(returning: false) }
+            for continuation in ready { continuation.resume(returning: .ready) }
+            for continuation in expired { continuation.resume(returning: .timedOut) }
         }
     }
 }

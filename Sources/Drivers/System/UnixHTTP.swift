@@ -96,9 +96,11 @@ enum UnixHTTP {
             }
         }
 
-        /// One `recv` of at most `count` bytes; 0 when the peer closed.
+        /// One `recv` of at most `count` bytes; 0 when the peer closed. The deadline is
+        /// checked before every call: a peer that never stops sending must not hold us.
         func receive(_ buffer: UnsafeMutableRawPointer, _ count: Int) async throws -> Int {
             while true {
+                guard SocketReadiness.now() < deadline else { throw UnixHTTPError.timedOut(path, seconds: timeout) }
                 let n = recv(fd, buffer, count, 0)
                 if n >= 0 { return n }
                 if errno == EINTR { continue }
@@ -108,8 +110,11 @@ enum UnixHTTP {
         }
 
         private func ready(_ interest: SocketReadiness.Interest) async throws {
-            guard SocketReadiness.now() < deadline, await SocketReadiness.shared.wait(fd, interest, until: deadline) else {
-                throw UnixHTTPError.timedOut(path, seconds: timeout)
+            guard SocketReadiness.now() < deadline else { throw UnixHTTPError.timedOut(path, seconds: timeout) }
+            switch await SocketReadiness.shared.wait(fd, interest, until: deadline) {
+            case .ready: return
+            case .timedOut: throw UnixHTTPError.timedOut(path, seconds: timeout)
+            case .failed(let error): throw UnixHTTPError.io(path, error)
             }
         }
     }
@@ -132,6 +137,9 @@ enum UnixHTTP {
         }
     }
 
+    /// More than any answer of a VMM or guest agent: a peer that sends more is broken.
+    static let maximumResponse = 16 << 20
+
     private static func readResponse(_ connection: Connection) async throws -> HTTPResponse {
         var data: [UInt8] = []
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
@@ -146,8 +154,12 @@ enum UnixHTTP {
             }
             let n = try await connection.receive(chunk.baseAddress!, chunk.count)
             if n == 0 { break }
+            let searchFrom = max(0, data.count - 3)
             data += UnsafeRawBufferPointer(rebasing: chunk[0..<n])
-            if headerEnd == nil, let end = find(data, [13, 10, 13, 10]) {
+            guard data.count <= maximumResponse else {
+                throw UnixHTTPError.malformedResponse("the answer is longer than \(maximumResponse >> 20) MiB")
+            }
+            if headerEnd == nil, let end = find(data, [13, 10, 13, 10], from: searchFrom) {
                 headerEnd = end + 4
                 let head = String(decoding: data[0..<end], as: UTF8.self)
                 let lines = head.components(separatedBy: "\r\n")
@@ -171,9 +183,9 @@ enum UnixHTTP {
         return HTTPResponse(status: status, body: body)
     }
 
-    private static func find(_ data: [UInt8], _ needle: [UInt8]) -> Int? {
-        guard data.count >= needle.count else { return nil }
-        for i in 0...(data.count - needle.count) where data[i] == needle[0] && Array(data[i..<i + needle.count]) == needle {
+    private static func find(_ data: [UInt8], _ needle: [UInt8], from start: Int) -> Int? {
+        guard data.count >= needle.count, start <= data.count - needle.count else { return nil }
+        for i in start...(data.count - needle.count) where data[i] == needle[0] && Array(data[i..<i + needle.count]) == needle {
             return i
         }
         return nil
