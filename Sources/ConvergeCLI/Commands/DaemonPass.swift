@@ -112,19 +112,9 @@ final class StatusFiles: @unchecked Sendable {
     /// pass changes a thousand rows. (Writers in parallel only spin on the directory's lock.)
     /// - Throws: the first failure; the files written before it stay (each is whole).
     private static func writeAll(_ files: [(path: String, spare: String, row: StatusRow)]) throws {
-        let chunks = max(1, min(files.count / 32, ProcessInfo.processInfo.activeProcessorCount * 2))
-        let encoded = ConcurrentSlots<Result<Data, any Error>>(count: files.count)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            for i in stride(from: chunk, to: files.count, by: chunks) {
-                encoded.set(i, Result { try encoder.encode(files[i].row) })
-            }
-        }
-        let texts = encoded.values()
-        guard texts.count == files.count else { throw CLIError("status files: \(files.count - texts.count) rows were not encoded") }
+        let texts = try ParallelJSON.encode(files.map(\.row), formatting: [.prettyPrinted, .sortedKeys])
         for (file, data) in zip(files, texts) {
-            try AtomicFile.replace(try data.get(), at: file.path, spare: file.spare)
+            try AtomicFile.replace(data, at: file.path, spare: file.spare)
         }
     }
 }

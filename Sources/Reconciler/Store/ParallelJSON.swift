@@ -2,9 +2,9 @@ import Foundation
 import Resources
 
 /// JSON on every core: a thousand recorded observations are read at the start of every
-/// pass and, after a balloon pass, written again; JSONDecoder and JSONEncoder are most of
-/// that cost.
-enum ParallelJSON {
+/// pass and, after a balloon pass, written again (and the daemon's status files with them);
+/// JSONDecoder and JSONEncoder are most of that cost.
+public enum ParallelJSON {
     /// Texts that do not decode are left out (an observation is only a cache: the host is
     /// asked instead).
     static func decode<T: Decodable & Sendable>(_ type: T.Type, _ texts: [String]) -> [T] {
@@ -18,14 +18,15 @@ enum ParallelJSON {
         return slots.values()
     }
 
-    /// Every value as JSON text with sorted keys, in order.
-    static func encode<T: Encodable & Sendable>(_ values: [T]) throws -> [String] {
-        let slots = ConcurrentSlots<Result<String, any Error>>(count: values.count)
+    /// Every value as JSON, in order.
+    /// - Throws: the first value's (in order) that does not encode.
+    public static func encode<T: Encodable & Sendable>(_ values: [T], formatting: JSONEncoder.OutputFormatting = [.sortedKeys]) throws -> [Data] {
+        let slots = ConcurrentSlots<Result<Data, any Error>>(count: values.count)
         DispatchQueue.concurrentPerform(iterations: chunks(values.count)) { chunk in
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = formatting
             for i in stride(from: chunk, to: values.count, by: chunks(values.count)) {
-                slots.set(i, Result { String(decoding: try encoder.encode(values[i]), as: UTF8.self) })
+                slots.set(i, Result { try encoder.encode(values[i]) })
             }
         }
         return try slots.values().map { try $0.get() }

@@ -145,7 +145,7 @@ public actor Store {
         let gone = previous.map { $0.keys.filter { !names.contains($0) } } ?? []
         let changed = previous.map { previous in sandboxes.filter { previous[$0.name] != $0 } } ?? sandboxes
         guard previous == nil || !gone.isEmpty || !changed.isEmpty else { return }
-        let texts = try ParallelJSON.encode(changed)
+        let texts = try ParallelJSON.encode(changed).map { String(decoding: $0, as: UTF8.self) }
         try db.inTransaction {
             if previous == nil { try db.run("DELETE FROM observed WHERE kind = 'Sandbox'") }
             for name in gone { try db.run("DELETE FROM observed WHERE kind = 'Sandbox' AND name = ?", [.text(name)]) }
