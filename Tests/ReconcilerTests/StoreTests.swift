@@ -64,6 +64,33 @@ struct StoreTests {
         #expect(try await store.events(name: "a").map(\.reason) == ["R0", "R2", "R4"])
         #expect(try await store.events(limit: 2).map(\.reason) == ["R3", "R4"])
     }
+
+    @Test("observations read back as recorded when only their balloons change, pass after pass, and when the rest changes too")
+    func observationsWithBalloons() async throws {
+        let dir = TemporaryDirectory("converge-store")
+        let store = try Store(path: "\(dir.path)/converge.db")
+        var sandboxes = (0..<3).map { i in
+            var s = Build.observed(Build.sandbox("s\(i)", memory: .gibibytes(2)))
+            s.balloon = ObservedBalloon(allocated: .gibibytes(2), size: .mebibytes(256), target: .mebibytes(256), guestUsed: .mebibytes(300))
+            return s
+        }
+        sandboxes.append(Build.observed(Build.sandbox("plain")))
+        try await store.recordObserved(sandboxes)
+        var recorded = try await store.observedByName()
+        #expect(recorded == Dictionary(uniqueKeysWithValues: sandboxes.map { ($0.name, $0) }))
+        for round in 1...3 {
+            // A balloon pass: only the targets move.
+            for i in 0..<3 { sandboxes[i].balloon?.target = .mebibytes(256 + 64 * Int64(round)) }
+            // And now and then something else about one of them.
+            if round == 2 { sandboxes[1].liveCpus = 3; sandboxes[1].balloon = nil }
+            if round == 3 { sandboxes[3].balloon = ObservedBalloon(allocated: .gibibytes(1), size: Quantity(bytes: 0), unavailable: "no agent") }
+            try await store.recordObserved(sandboxes, previous: recorded)
+            recorded = try await store.observedByName()
+            #expect(recorded == Dictionary(uniqueKeysWithValues: sandboxes.map { ($0.name, $0) }), "round \(round)")
+        }
+        // A new store (another process) reads the same.
+        #expect(try await Store(path: "\(dir.path)/converge.db").observedByName() == recorded)
+    }
 }
 
 @Suite("Backoff")

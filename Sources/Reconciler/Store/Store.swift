@@ -28,6 +28,8 @@ public actor Store {
     public private(set) var specsAndConditionsVersion = 0
     /// The spec headers as last read, at that version (the writer only, as the conditions).
     private var headersRead: (version: Int, headers: [ResourceID: SpecHeader])?
+    /// The JSON of observations last written, kept while it still says what they say.
+    private var observationJSON = ObservationJSON()
     /// Journal rows and events waiting for the next group commit (`Store+GroupCommit.swift`).
     var queuedWrites: [QueuedWrite] = []
 
@@ -145,7 +147,8 @@ public actor Store {
         let gone = previous.map { $0.keys.filter { !names.contains($0) } } ?? []
         let changed = previous.map { previous in sandboxes.filter { previous[$0.name] != $0 } } ?? sandboxes
         guard previous == nil || !gone.isEmpty || !changed.isEmpty else { return }
-        let texts = try ParallelJSON.encode(changed).map { String(decoding: $0, as: UTF8.self) }
+        if previous == nil { observationJSON.keepOnly(names) } else { observationJSON.forget(gone) }
+        let texts = try observationJSON.encode(changed)
         try db.inTransaction {
             if previous == nil { try db.run("DELETE FROM observed WHERE kind = 'Sandbox'") }
             for name in gone { try db.run("DELETE FROM observed WHERE kind = 'Sandbox' AND name = ?", [.text(name)]) }
