@@ -42,7 +42,12 @@ extension CloudHypervisor {
 
         /// Maps to `GET /api/v1/vm.info`, decoding only the balloon's configured size.
         public func balloonConfig(timeout: Double? = nil) async throws -> VmBalloonConfig {
-            try decode(VmBalloonConfig.self, "vm.info", try await call("GET", "vm.info", timeout: timeout))
+            let body = try await call("GET", "vm.info", timeout: timeout)
+            switch JSONPeek.integer(at: ["config", "balloon", "size"], in: body) {
+            case .integer(let size): return VmBalloonConfig(config: .init(balloon: .init(size: size)))
+            case .absent(depth: 1): return VmBalloonConfig(config: .init(balloon: nil))
+            default: return try decode(VmBalloonConfig.self, "vm.info", body)
+            }
         }
 
         /// Maps to `PUT /api/v1/vm.pause`.
