@@ -4,19 +4,28 @@ import Resources
 /// and name, so the order is deterministic.
 enum DependencyOrder {
     static func sorted(_ desired: [ResourceID: Resource]) -> [Resource] {
+        // By position in kind-and-name order: one hash per resource, not one per visit.
+        let entries = Array(desired)
+        let order = entries.indices.sorted { entries[$0].key < entries[$1].key }
+        var position: [ResourceID: Int] = [:]
+        position.reserveCapacity(entries.count)
+        for (i, entry) in order.enumerated() { position[entries[entry].key] = i }
+        var state = [VisitState](repeating: .new, count: order.count)
         var result: [Resource] = []
-        result.reserveCapacity(desired.count)
-        var state: [ResourceID: Bool] = [:]  // false = visiting, true = done
-        func visit(_ id: ResourceID) {
-            guard state[id] == nil, let resource = desired[id] else { return }
-            state[id] = false
-            for dep in needs(resource) { visit(dep) }
-            state[id] = true
+        result.reserveCapacity(order.count)
+        func visit(_ i: Int) {
+            guard state[i] == .new else { return }
+            state[i] = .visiting
+            let resource = entries[order[i]].value
+            for dep in needs(resource) { if let j = position[dep] { visit(j) } }
+            state[i] = .done
             result.append(resource)
         }
-        for id in desired.keys.sorted() { visit(id) }
+        for i in order.indices { visit(i) }
         return result
     }
+
+    private enum VisitState { case new, visiting, done }
 
     /// What a sandbox needs before it can be built: its pool, its policy, and the snapshot
     /// or sandbox it starts from.

@@ -4,16 +4,22 @@ import Resources
 enum FieldDiff {
     static func changes(from a: SandboxConfig, to b: SandboxConfig) -> [Change] {
         var result: [Change] = []
-        func add(_ field: String, _ x: String, _ y: String) { if x != y { result.append(Change(field, from: x, to: y)) } }
-        add("cpus", "\(a.cpus)", "\(b.cpus)")
-        add("memory", "\(a.memory)", "\(b.memory)")
-        add("disk", "\(a.disk)", "\(b.disk)")
-        add("limits.cpus", a.limits?.cpus.map(String.init) ?? "none", b.limits?.cpus.map(String.init) ?? "none")
-        add("limits.memory", a.limits?.memory.map(\.description) ?? "none", b.limits?.memory.map(\.description) ?? "none")
-        add("network.pool", a.networkPool ?? "none", b.networkPool ?? "none")
-        add("balloon.policy", a.balloonPolicy ?? "none", b.balloonPolicy ?? "none")
-        add("devices.gpus", a.gpus.joined(separator: ","), b.gpus.joined(separator: ","))
-        add("snapshotCompatible", "\(a.snapshotCompatible ?? false)", "\(b.snapshotCompatible ?? false)")
+        // Values are compared first and written out only when they differ: a converged
+        // host's plan compares ten thousand configs that do not.
+        func add<T: Equatable>(_ field: String, _ x: T, _ y: T, _ show: (T) -> String) {
+            guard x != y else { return }
+            let (from, to) = (show(x), show(y))
+            if from != to { result.append(Change(field, from: from, to: to)) }
+        }
+        add("cpus", a.cpus, b.cpus) { "\($0)" }
+        add("memory", a.memory, b.memory) { "\($0)" }
+        add("disk", a.disk, b.disk) { "\($0)" }
+        add("limits.cpus", a.limits?.cpus, b.limits?.cpus) { $0.map(String.init) ?? "none" }
+        add("limits.memory", a.limits?.memory, b.limits?.memory) { $0.map(\.description) ?? "none" }
+        add("network.pool", a.networkPool, b.networkPool) { $0 ?? "none" }
+        add("balloon.policy", a.balloonPolicy, b.balloonPolicy) { $0 ?? "none" }
+        add("devices.gpus", a.gpus, b.gpus) { $0.joined(separator: ",") }
+        add("snapshotCompatible", a.snapshotCompatible ?? false, b.snapshotCompatible ?? false) { "\($0)" }
         return result
     }
 

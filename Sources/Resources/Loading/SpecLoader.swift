@@ -32,29 +32,30 @@ public enum SpecLoader {
         var decoded: [DecodedResource] = []
         decoded.reserveCapacity(files.reduce(0) { $0 + $1.decoded.count })
         var diagnostics: [Diagnostic] = []
-        var declared: [String: Set<ResourceID>] = [:]
+        // What every file declares, valid or not: one set, made once.
+        var declared = Set<ResourceID>(minimumCapacity: decoded.capacity)
         var texts: [String: String] = [:]
         for file in files {
             decoded += file.decoded
             diagnostics += file.diagnostics
-            if !file.declared.isEmpty { declared[file.name, default: []].formUnion(file.declared) }
+            declared.formUnion(file.declared)
             if let text = file.text { texts[file.name] = text }
         }
-        diagnostics += CrossValidator.validate(decoded, declared: declared.values.reduce(into: Set()) { $0.formUnion($1) })
+        diagnostics += CrossValidator.validate(decoded, declared: declared)
 
         let invalid = Set(diagnostics.map(\.file))
         var resources: [ResourceID: Resource] = [:]
         resources.reserveCapacity(decoded.count)
         // CONTRACT §1: `network.pool` defaults to the TapPool named "default", when there is
         // one, for runtimes that run in a pool's slots.
-        let allDeclared = declared.values.reduce(into: Set<ResourceID>()) { $0.formUnion($1) }
-        let hasDefaultPool = decoded.contains { $0.resource.id == ResourceID(.tapPool, "default") } || allDeclared.contains(ResourceID(.tapPool, "default"))
-        for d in decoded where invalid.isEmpty || !invalid.contains(d.resource.origin.file) {
-            guard hasDefaultPool, case .sandbox(var spec) = d.resource.body, spec.networkPool == nil, SandboxRules.usesTapPools(spec.runtime) else {
-                resources[d.resource.id] = d.resource
+        let hasDefaultPool = declared.contains(ResourceID(.tapPool, "default"))
+            || decoded.contains { $0.resource.id == ResourceID(.tapPool, "default") }
+        for i in decoded.indices where invalid.isEmpty || !invalid.contains(decoded[i].resource.origin.file) {
+            guard hasDefaultPool, case .sandbox(var spec) = decoded[i].resource.body, spec.networkPool == nil, SandboxRules.usesTapPools(spec.runtime) else {
+                resources[decoded[i].resource.id] = decoded[i].resource
                 continue
             }
-            var resource = d.resource
+            var resource = decoded[i].resource
             spec.networkPool = "default"
             resource.body = .sandbox(spec)
             resources[resource.id] = resource
@@ -63,7 +64,7 @@ public enum SpecLoader {
         diagnostics = capped(diagnostics)
         var set = SpecSet(
             directory: directory, resources: resources, diagnostics: diagnostics, invalidFiles: invalid,
-            declaredInInvalidFiles: invalid.reduce(into: Set()) { $0.formUnion(declared[$1] ?? []) },
+            declaredInInvalidFiles: files.reduce(into: Set()) { if invalid.contains($1.name) { $0.formUnion($1.declared) } },
             fileCount: entries.count, sources: texts.filter { invalid.contains($0.key) })
         set.emptyIntended = FileManager.default.fileExists(atPath: "\(revision.root)/\(SpecSet.allowEmptyMarker)")
         return set

@@ -6,7 +6,14 @@ public enum ResourceKind: String, Sendable, Codable, CaseIterable, Comparable {
     case sandbox = "Sandbox"
     case snapshot = "Snapshot"
 
-    private var order: Int { Self.allCases.firstIndex(of: self)! }
+    private var order: Int {
+        switch self {
+        case .tapPool: 0
+        case .balloonPolicy: 1
+        case .sandbox: 2
+        case .snapshot: 3
+        }
+    }
     public static func < (a: ResourceKind, b: ResourceKind) -> Bool { a.order < b.order }
 
     /// The lowercase plural used on the command line: `converge get sandboxes`.

@@ -7,32 +7,34 @@ enum CrossValidator {
     /// while anything is built on it); the plan refuses to make a clone without its origin.
     static let origins: Set<String> = ["spec.source.fork", "spec.source.snapshot", "spec.source.sandbox"]
 
+    /// - Parameter declared: every resource a file declares, valid or not.
     static func validate(_ decoded: [DecodedResource], declared: Set<ResourceID>) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         // Indices, not copies: ten thousand resources pass through here on every cold load.
         var first: [ResourceID: Int] = [:]
         first.reserveCapacity(decoded.count)
         var duplicates: Set<Int> = []
-        for (i, d) in decoded.enumerated() {
-            if let earlier = first[d.resource.id].map({ decoded[$0] }) {
+        for i in decoded.indices {
+            let id = decoded[i].resource.id
+            if let earlier = first[id] {
                 duplicates.insert(i)
                 diagnostics.append(Diagnostic(
-                    file: d.resource.origin.file, mark: d.nameMark,
-                    message: "\(d.resource.id.kind.rawValue) '\(d.resource.name)' is already defined at \(earlier.resource.origin.file):\(earlier.nameMark); names must be unique within a kind"))
+                    file: decoded[i].resource.origin.file, mark: decoded[i].nameMark,
+                    message: "\(id.kind.rawValue) '\(id.name)' is already defined at \(decoded[earlier].resource.origin.file):\(decoded[earlier].nameMark); names must be unique within a kind"))
             } else {
-                first[d.resource.id] = i
+                first[id] = i
             }
         }
-        let unique = duplicates.isEmpty ? decoded : decoded.enumerated().filter { !duplicates.contains($0.offset) }.map(\.element)
-        let known = declared.union(first.keys)
-        for d in unique {
-            for ref in d.references {
-                if ref.id == d.resource.id {
-                    diagnostics.append(Diagnostic(file: d.resource.origin.file, mark: ref.mark, message: "\(ref.field) names this \(ref.id.kind.rawValue) itself"))
-                } else if !known.contains(ref.id) && !Self.origins.contains(ref.field) {
-                    let candidates = known.filter { $0.kind == ref.id.kind }.map(\.name).sorted()
+        let unique = duplicates.isEmpty ? decoded : decoded.indices.filter { !duplicates.contains($0) }.map { decoded[$0] }
+        for i in unique.indices {
+            let id = unique[i].resource.id
+            for ref in unique[i].references {
+                if ref.id == id {
+                    diagnostics.append(Diagnostic(file: unique[i].resource.origin.file, mark: ref.mark, message: "\(ref.field) names this \(ref.id.kind.rawValue) itself"))
+                } else if !declared.contains(ref.id) && first[ref.id] == nil && !Self.origins.contains(ref.field) {
+                    let candidates = declared.union(first.keys).filter { $0.kind == ref.id.kind }.map(\.name).sorted()
                     let hint = candidates.isEmpty ? "no \(ref.id.kind.rawValue) is defined" : "defined: \(candidates.prefix(5).joined(separator: ", "))"
-                    diagnostics.append(Diagnostic(file: d.resource.origin.file, mark: ref.mark,
+                    diagnostics.append(Diagnostic(file: unique[i].resource.origin.file, mark: ref.mark,
                                                   message: "\(ref.field) names \(ref.id.kind.rawValue) '\(ref.id.name)', which is not defined (\(hint))"))
                 }
             }
@@ -46,8 +48,9 @@ enum CrossValidator {
     private static func overlappingPools(_ decoded: [DecodedResource]) -> [Diagnostic] {
         var result: [Diagnostic] = []
         var seen: [(name: String, subnet: IPv4CIDR)] = []
-        for d in decoded {
-            guard let pool = d.resource.tapPool else { continue }
+        for i in decoded.indices {
+            guard let pool = decoded[i].resource.tapPool else { continue }
+            let d = decoded[i]
             if let other = seen.first(where: { $0.subnet.overlaps(pool.subnet) }) {
                 result.append(Diagnostic(file: d.resource.origin.file, mark: d.subnetMark ?? d.nameMark,
                                          message: "spec.subnet \(pool.subnet) overlaps TapPool '\(other.name)' (\(other.subnet)); pools must not share addresses"))
@@ -60,9 +63,9 @@ enum CrossValidator {
     /// A sandbox forked from itself through a chain, or restored from a snapshot of itself.
     private static func cycles(_ decoded: [DecodedResource]) -> [Diagnostic] {
         var edges: [ResourceID: (ResourceID, Mark, DecodedResource)] = [:]
-        for d in decoded {
-            for ref in d.references where ref.id.kind == .sandbox || ref.id.kind == .snapshot {
-                edges[d.resource.id] = (ref.id, ref.mark, d)
+        for i in decoded.indices {
+            for ref in decoded[i].references where ref.id.kind == .sandbox || ref.id.kind == .snapshot {
+                edges[decoded[i].resource.id] = (ref.id, ref.mark, decoded[i])
             }
         }
         var result: [Diagnostic] = []
@@ -91,8 +94,8 @@ extension CrossValidator {
     static func unsavableMemory(_ decoded: [DecodedResource]) -> [Diagnostic] {
         // The sandboxes such snapshots name, and only those: most directories have none.
         var sources: Set<String> = []
-        for d in decoded {
-            if case .snapshot(let spec) = d.resource.body, spec.memory, d.memoryMark != nil, case .sandbox(let source) = spec.source { sources.insert(source) }
+        for i in decoded.indices {
+            if case .snapshot(let spec) = decoded[i].resource.body, spec.memory, decoded[i].memoryMark != nil, case .sandbox(let source) = spec.source { sources.insert(source) }
         }
         guard !sources.isEmpty else { return [] }
         var sandboxes: [String: SandboxSpec] = [:]
