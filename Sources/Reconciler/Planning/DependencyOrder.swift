@@ -4,24 +4,22 @@ import Resources
 /// and name, so the order is deterministic.
 enum DependencyOrder {
     static func sorted(_ desired: [ResourceID: Resource]) -> [Resource] {
-        // By position in kind-and-name order: one hash per resource, not one per visit.
-        let entries = Array(desired)
-        let order = entries.indices.sorted { entries[$0].key < entries[$1].key }
+        // By position in kind-and-name order: two hashes per resource, not one per visit.
+        let ids = desired.keys.sorted()
         var position: [ResourceID: Int] = [:]
-        position.reserveCapacity(entries.count)
-        for (i, entry) in order.enumerated() { position[entries[entry].key] = i }
-        var state = [VisitState](repeating: .new, count: order.count)
+        position.reserveCapacity(ids.count)
+        for (i, id) in ids.enumerated() { position[id] = i }
+        var state = [VisitState](repeating: .new, count: ids.count)
         var result: [Resource] = []
-        result.reserveCapacity(order.count)
+        result.reserveCapacity(ids.count)
         func visit(_ i: Int) {
-            guard state[i] == .new else { return }
+            guard state[i] == .new, let resource = desired[ids[i]] else { return }
             state[i] = .visiting
-            let resource = entries[order[i]].value
             for dep in needs(resource) { if let j = position[dep] { visit(j) } }
             state[i] = .done
             result.append(resource)
         }
-        for i in order.indices { visit(i) }
+        for i in ids.indices { visit(i) }
         return result
     }
 
