@@ -35,6 +35,10 @@ struct PlannerTests {
         #expect(order.firstIndex(of: "m-src")! < order.firstIndex(of: "gold")!)
         #expect(order.firstIndex(of: "gold")! < order.firstIndex(of: "a-restored")!)
         #expect(order.firstIndex(of: "m-src")! < order.firstIndex(of: "z-fork")!)
+        // A fork whose name sorts before its source's, two forks deep.
+        let chain = plan([Build.sandbox("a-grandchild", source: .fork("b-child")), Build.sandbox("b-child", source: .fork("c-root")),
+                          Build.sandbox("c-root")]).actions.map(\.id.name)
+        #expect(chain == ["c-root", "b-child", "a-grandchild"])
     }
 
     @Test("a converged host plans nothing")

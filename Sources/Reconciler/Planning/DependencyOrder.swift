@@ -4,18 +4,20 @@ import Resources
 /// and name, so the order is deterministic.
 enum DependencyOrder {
     static func sorted(_ desired: [ResourceID: Resource]) -> [Resource] {
-        // By position in kind-and-name order: two hashes per resource, not one per visit.
         let ids = desired.keys.sorted()
-        var position: [ResourceID: Int] = [:]
-        position.reserveCapacity(ids.count)
-        for (i, id) in ids.enumerated() { position[id] = i }
+        // Pools and policies sort first and need nothing, so they are placed before anything
+        // that needs them: only sandboxes and snapshots are looked up, by their position.
+        var position: [ResourceID: Int]?
         var state = [VisitState](repeating: .new, count: ids.count)
         var result: [Resource] = []
         result.reserveCapacity(ids.count)
         func visit(_ i: Int) {
             guard state[i] == .new, let resource = desired[ids[i]] else { return }
             state[i] = .visiting
-            for dep in needs(resource) { if let j = position[dep] { visit(j) } }
+            for dep in needs(resource) where dep.kind == .sandbox || dep.kind == .snapshot {
+                if position == nil { position = Dictionary(uniqueKeysWithValues: zip(ids, ids.indices)) }
+                if let j = position?[dep] { visit(j) }
+            }
             state[i] = .done
             result.append(resource)
         }
