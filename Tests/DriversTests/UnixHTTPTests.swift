@@ -133,6 +133,35 @@ struct UnixHTTPTests {
         #expect(await Self.outcome(listener.path, timeout: 10) == "malformed")
     }
 
+    @Test("response heads as peers write them: the status, and Content-Length in any case with spaces around it", arguments: [
+        ("HTTP/1.1 200 OK\r\ncOnTeNt-LeNgTh:  5 \r\n\r\nhello, and more", 200, "hello"),
+        ("HTTP/1.0 404 Not Found\r\nServer: x\r\nContent-Length:\t3\r\nX-Content-Length: 9\r\n\r\nabc", 404, "abc"),
+        ("HTTP/1.1 204 No Content\r\n\r\n", 204, ""),
+        ("HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\nno length, read to the end", 500, "no length, read to the end"),
+    ])
+    func responseHeads(_ raw: String, status: Int, body: String) async throws {
+        let listener = try Listener(serve: { client in
+            _ = Self.readHead(client)
+            _ = raw.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            close(client)
+        })
+        defer { listener.close() }
+        let response = try await UnixHTTP.request(socket: listener.path, method: "GET", target: "/", body: nil, timeout: 10)
+        #expect(response.status == status)
+        #expect(String(decoding: response.body, as: UTF8.self) == body)
+    }
+
+    @Test("a status line that is not HTTP is a malformed response")
+    func notHTTP() async throws {
+        let listener = try Listener(serve: { client in
+            _ = Self.readHead(client)
+            _ = "SSH-2.0-OpenSSH\r\n\r\n".withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            close(client)
+        })
+        defer { listener.close() }
+        #expect(await Self.outcome(listener.path, timeout: 10) == "malformed")
+    }
+
     /// How one `GET /` on `path` ended, in a word.
     static func outcome(_ path: String, timeout: Double) async -> String {
         do {

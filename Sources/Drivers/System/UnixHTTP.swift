@@ -161,19 +161,7 @@ enum UnixHTTP {
             }
             if headerEnd == nil, let end = find(data, [13, 10, 13, 10], from: searchFrom) {
                 headerEnd = end + 4
-                let head = String(decoding: data[0..<end], as: UTF8.self)
-                let lines = head.components(separatedBy: "\r\n")
-                let parts = lines[0].split(separator: " ")
-                guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
-                    throw UnixHTTPError.malformedResponse("status line '\(lines[0])'")
-                }
-                status = code
-                for line in lines.dropFirst() {
-                    let kv = line.split(separator: ":", maxSplits: 1)
-                    if kv.count == 2, kv[0].lowercased() == "content-length" {
-                        contentLength = Int(kv[1].trimmingCharacters(in: .whitespaces))
-                    }
-                }
+                (status, contentLength) = try parseHead(data[0..<end])
             }
         }
         guard let end = headerEnd else {
@@ -183,9 +171,32 @@ enum UnixHTTP {
         return HTTPResponse(status: status, body: body)
     }
 
+    /// The status code and Content-Length of a response head (without its blank line),
+    /// read from its bytes: a thousand answers a pass are parsed here.
+    private static func parseHead(_ head: ArraySlice<UInt8>) throws -> (status: Int, contentLength: Int?) {
+        var lines = head.split(separator: 10, omittingEmptySubsequences: false).map { line in
+            line.last == 13 ? line.dropLast() : line
+        }[...]
+        let statusLine = lines.popFirst() ?? []
+        let parts = statusLine.split(separator: UInt8(ascii: " "), maxSplits: 2)
+        guard parts.count >= 2, parts[0].starts(with: "HTTP/1.".utf8),
+              let code = Int(String(decoding: parts[1], as: UTF8.self)) else {
+            throw UnixHTTPError.malformedResponse("status line '\(String(decoding: statusLine, as: UTF8.self))'")
+        }
+        var contentLength: Int?
+        for line in lines {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
+                  line[..<colon].count == 14,
+                  zip(line[..<colon], "content-length".utf8).allSatisfy({ ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }) else { continue }
+            let value = line[line.index(after: colon)...].drop { $0 == 32 || $0 == 9 }
+            contentLength = Int(String(decoding: value.reversed().drop { $0 == 32 || $0 == 9 }.reversed(), as: UTF8.self))
+        }
+        return (code, contentLength)
+    }
+
     private static func find(_ data: [UInt8], _ needle: [UInt8], from start: Int) -> Int? {
         guard data.count >= needle.count, start <= data.count - needle.count else { return nil }
-        for i in start...(data.count - needle.count) where data[i] == needle[0] && Array(data[i..<i + needle.count]) == needle {
+        for i in start...(data.count - needle.count) where data[i] == needle[0] && data[i..<i + needle.count].elementsEqual(needle) {
             return i
         }
         return nil
