@@ -40,13 +40,15 @@ public struct SandboxRecord: Codable, Sendable, Equatable {
     /// or change time) since this process last decoded it: a pass reads a thousand records,
     /// and a balloon pass reads each again to act on it.
     static func read(_ path: String) -> SandboxRecord? {
+        // A record already decoded costs one stat: a balloon pass reads a thousand.
+        var info = stat()
+        if stat(path, &info) == 0, let known = RecordCache.shared.lookup(path, RecordCache.Identity(info)) { return known }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             RecordCache.shared.forget(path)  // removed: its sandbox is gone
             return nil
         }
         defer { close(fd) }
-        var info = stat()
         guard fstat(fd, &info) == 0 else { return nil }
         let identity = RecordCache.Identity(info)
         if let known = RecordCache.shared.lookup(path, identity) { return known }

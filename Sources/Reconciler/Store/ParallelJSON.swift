@@ -33,6 +33,9 @@ public enum ParallelJSON {
     }
 
     private static func chunks(_ count: Int) -> Int {
-        max(1, min(count / 64, ProcessInfo.processInfo.activeProcessorCount * 2))
+        max(1, min(count / 64, cores * 2))
     }
+
+    /// Read once: Foundation reads it from files each time it is asked.
+    private static let cores = ProcessInfo.processInfo.activeProcessorCount
 }
