@@ -28,8 +28,6 @@ public actor Store {
     public private(set) var specsAndConditionsVersion = 0
     /// The spec headers as last read, at that version (the writer only, as the conditions).
     private var headersRead: (version: Int, headers: [ResourceID: SpecHeader])?
-    /// The JSON of observations last written, kept while it still says what they say.
-    private var observationJSON = ObservationJSON()
     /// Journal rows and events waiting for the next group commit (`Store+GroupCommit.swift`).
     var queuedWrites: [QueuedWrite] = []
 
@@ -130,7 +128,7 @@ public actor Store {
         conditionsRead = nil
         specsAndConditionsVersion += 1
         try db.inTransaction {
-            for table in ["specs", "observed", "applied", "conditions"] {
+            for table in ["specs", "observed", "observed_balloons", "applied", "conditions"] {
                 try db.run("DELETE FROM \(table) WHERE kind = ? AND name = ?", [.text(id.kind.rawValue), .text(id.name)])
             }
             return ((), .commit)
@@ -138,37 +136,6 @@ public actor Store {
     }
 
     // MARK: - Observed state and recorded effects
-
-    /// Replaces the recorded observation of every sandbox with `sandboxes`.
-    /// - Parameter previous: what is recorded now (as `observedByName` read it): only the
-    ///   differences are written, so a steady pass writes nothing. Nil rewrites every row.
-    public func recordObserved(_ sandboxes: [ObservedSandbox], previous: [String: ObservedSandbox]? = nil) throws {
-        let names = Set(sandboxes.map(\.name))
-        let gone = previous.map { $0.keys.filter { !names.contains($0) } } ?? []
-        let changed = previous.map { previous in sandboxes.filter { previous[$0.name] != $0 } } ?? sandboxes
-        guard previous == nil || !gone.isEmpty || !changed.isEmpty else { return }
-        if previous == nil { observationJSON.keepOnly(names) } else { observationJSON.forget(gone) }
-        let texts = try observationJSON.encode(changed)
-        try db.inTransaction {
-            if previous == nil { try db.run("DELETE FROM observed WHERE kind = 'Sandbox'") }
-            for name in gone { try db.run("DELETE FROM observed WHERE kind = 'Sandbox' AND name = ?", [.text(name)]) }
-            for (s, json) in zip(changed, texts) {
-                try db.run("INSERT OR REPLACE INTO observed (kind, name, state_json, observed_at) VALUES ('Sandbox', ?, ?, ?)",
-                           [.text(s.name), .text(json), .real(Clock.now)])
-            }
-            return ((), .commit)
-        }
-    }
-
-    /// The recorded observations by sandbox name (what the next pass may trust).
-    public func observedByName() throws -> [String: ObservedSandbox] {
-        Dictionary(try observedSandboxes().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-    }
-
-    public func observedSandboxes() throws -> [ObservedSandbox] {
-        let texts = try db.rows("SELECT state_json FROM observed WHERE kind = 'Sandbox' ORDER BY name").compactMap { $0[0].text }
-        return ParallelJSON.decode(ObservedSandbox.self, texts)
-    }
 
     /// Records (or, with nil, removes) the applied spec of a resource whose effect is a record.
     public func setApplied(_ id: ResourceID, _ body: ResourceBody?) throws {
