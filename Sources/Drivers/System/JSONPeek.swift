@@ -16,19 +16,21 @@ enum JSONPeek {
     }
 
     static func integer(at path: [String], in bytes: [UInt8]) -> Result {
-        var scanner = Scanner(bytes: bytes, path: path.map { Array($0.utf8) })
-        guard scanner.value(depth: 0, nesting: 0), scanner.atEnd() else { return .unsure }
-        return scanner.result ?? .unsure
+        bytes.withUnsafeBufferPointer { buffer in
+            var scanner = Scanner(bytes: buffer, path: path.map { Array($0.utf8) })
+            guard scanner.value(depth: 0, nesting: 0), scanner.atEnd() else { return .unsure }
+            return scanner.result ?? .unsure
+        }
     }
 }
 
 private struct Scanner {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     let path: [[UInt8]]
     var i = 0
     var result: JSONPeek.Result?
 
-    init(bytes: [UInt8], path: [[UInt8]]) {
+    init(bytes: UnsafeBufferPointer<UInt8>, path: [[UInt8]]) {
         self.bytes = bytes
         self.path = path
     }
@@ -111,7 +113,7 @@ private struct Scanner {
     }
 
     /// A string's bytes between its quotes, and whether it holds an escape.
-    private mutating func string() -> (range: ArraySlice<UInt8>, escaped: Bool)? {
+    private mutating func string() -> (range: Slice<UnsafeBufferPointer<UInt8>>, escaped: Bool)? {
         guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { return nil }
         i += 1
         let start = i
