@@ -6,17 +6,23 @@ internal import CYAML
 ///
 /// Not Sendable on purpose: one reader owns one libyaml parser for one parse.
 final class YAMLReader {
-    private var parser = yaml_parser_t()
+    /// On the heap, not a stored property: libyaml is called half a million times in a
+    /// cold load, and a property passed `inout` pays an exclusivity check each time.
+    private let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
     private let file: String
     private let text: String
 
     private init(text: String, file: String) {
         self.text = text
         self.file = file
-        yaml_parser_initialize(&parser)
+        parser.initialize(to: yaml_parser_t())
+        yaml_parser_initialize(parser)
     }
 
-    deinit { yaml_parser_delete(&parser) }
+    deinit {
+        yaml_parser_delete(parser)
+        parser.deallocate()
+    }
 
     /// Parses every document of `text`.
     /// - Parameters:
@@ -28,7 +34,7 @@ final class YAMLReader {
         let reader = YAMLReader(text: text, file: file)
         // libyaml keeps the pointer for the whole parse, so the parse runs inside the closure.
         let result: Result<[Document], Diagnostic> = bytes.withUnsafeBufferPointer { buffer in
-            yaml_parser_set_input_string(&reader.parser, buffer.baseAddress, buffer.count)
+            yaml_parser_set_input_string(reader.parser, buffer.baseAddress, buffer.count)
             do throws(Diagnostic) { return .success(try reader.stream()) } catch { return .failure(error) }
         }
         return try result.get()
@@ -46,7 +52,7 @@ final class YAMLReader {
     /// Copies one libyaml event into a Swift `Event` and frees the C event at once.
     private func next() throws(Diagnostic) -> Event {
         var event = yaml_event_t()
-        guard yaml_parser_parse(&parser, &event) == 1 else { throw syntaxError() }
+        guard yaml_parser_parse(parser, &event) == 1 else { throw syntaxError() }
         defer { yaml_event_delete(&event) }
         let mark = Mark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
         switch event.type {
@@ -86,6 +92,7 @@ final class YAMLReader {
 
     private func syntaxError() -> Diagnostic {
         let lines = SourceLines(text)
+        let parser = self.parser.pointee
         let mark = parser.error == YAML_READER_ERROR
             ? lines.mark(atByte: Int(parser.problem_offset))
             : lines.clamped(Mark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1))
