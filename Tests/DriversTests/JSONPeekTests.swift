@@ -30,6 +30,7 @@ struct JSONPeekTests {
         #expect(Self.peek(#"{"state": "Created"}"#) == .absent(depth: 0))
         #expect(Self.peek(#" {"config":{"balloon":{"size":-0}}} "#) == .integer(0))
         #expect(Self.peek(#"{"config":{"balloon":{"size":9223372036854775807}}}"#) == .integer(Int64.max))
+        #expect(Self.peek(#"{"config": {"balloon": {"size": 7}, "cmdline": "é", "x": {"ü": 1}}}"#) == .integer(7))
     }
 
     @Test("it is unsure of what a full parse could read otherwise, and of anything malformed", arguments: [
@@ -54,6 +55,7 @@ struct JSONPeekTests {
         #"{"config": {"balloon": {"size": 1}}, "x": [1,]}"#,
         #"{"config": {"balloon": {"size": 1}}, "x": -}"#,
         #"{"config": {"balloon": {"size": 1}}, "x": 1.}"#,
+        #"{"config": {"balloon": {"size": 1}}, "é": 1}"#,  // JSONDecoder reads every key of an object on the path
         "",
     ])
     func unsure(_ text: String) {

@@ -113,7 +113,7 @@ struct UnixHTTPTests {
     func endlessPeer() async throws {
         let listener = try Listener(serve: { client in
             _ = Self.readHead(client)
-            let head = "HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n"
+            let head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"  // no length: read to the end
             _ = head.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             let filler = [UInt8](repeating: 120, count: 65536)
             while send(client, filler, filler.count, Int32(MSG_NOSIGNAL)) > 0 {}
@@ -151,11 +151,16 @@ struct UnixHTTPTests {
         #expect(String(decoding: response.body, as: UTF8.self) == body)
     }
 
-    @Test("a status line that is not HTTP is a malformed response")
-    func notHTTP() async throws {
+    @Test("a status line that is not HTTP, or a length that is negative or past the limit, is a malformed response", arguments: [
+        "SSH-2.0-OpenSSH\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nabc",
+        "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nabc",
+        "HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\nabc",
+    ])
+    func malformedHeads(_ raw: String) async throws {
         let listener = try Listener(serve: { client in
             _ = Self.readHead(client)
-            _ = "SSH-2.0-OpenSSH\r\n\r\n".withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            _ = raw.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             close(client)
         })
         defer { listener.close() }

@@ -90,6 +90,12 @@ struct StoreTests {
         }
         // A new store (another process) reads the same.
         #expect(try await Store(path: "\(dir.path)/converge.db").observedByName() == recorded)
+        // A sandbox missing from what was read (its text did not decode) loses its old
+        // balloon row when it is written again without one.
+        sandboxes[0].balloon = nil
+        recorded[sandboxes[0].name] = nil
+        try await store.recordObserved(sandboxes, previous: recorded)
+        #expect(try await store.observedByName()[sandboxes[0].name] == sandboxes[0])
     }
 }
 

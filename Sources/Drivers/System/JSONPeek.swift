@@ -11,7 +11,8 @@ enum JSONPeek {
         /// `path[depth]` is absent or null in an object found at `path[..<depth]`.
         case absent(depth: Int)
         /// Malformed, or the path leads through something other than objects to something
-        /// other than an integer, or a key on the path is escaped or repeated.
+        /// other than an integer, or a key on the path is escaped or repeated, or a key of an
+        /// object on the path is not ASCII.
         case unsure
     }
 
@@ -80,6 +81,9 @@ private struct Scanner {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return false }
                 i += 1
                 var next: Int?
+                // JSONDecoder reads every key of an object it decodes as a String, and fails
+                // on one that is not UTF-8: on the path, a key beyond ASCII is not sure.
+                if depth != nil, key.range.contains(where: { $0 >= 0x80 }) { return false }
                 if let depth, key.escaped || key.range.elementsEqual(path[depth]) {
                     // An escaped key might spell the path's key: not sure.
                     guard !key.escaped, !found else { return false }

@@ -189,7 +189,11 @@ enum UnixHTTP {
                   line[..<colon].count == 14,
                   zip(line[..<colon], "content-length".utf8).allSatisfy({ ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }) else { continue }
             let value = line[line.index(after: colon)...].drop { $0 == 32 || $0 == 9 }
-            contentLength = Int(String(decoding: value.reversed().drop { $0 == 32 || $0 == 9 }.reversed(), as: UTF8.self))
+            let text = String(decoding: value.reversed().drop { $0 == 32 || $0 == 9 }.reversed(), as: UTF8.self)
+            guard let length = Int(text), (0...maximumResponse).contains(length) else {
+                throw UnixHTTPError.malformedResponse("Content-Length '\(text)'")
+            }
+            contentLength = length
         }
         return (code, contentLength)
     }

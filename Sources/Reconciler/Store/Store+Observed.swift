@@ -20,7 +20,8 @@ extension Store {
             var oldBase = old
             oldBase?.balloon = nil
             if previous == nil || oldBase != base { rows.append(base) }
-            if previous == nil || old?.balloon != sandbox.balloon { balloons.append((sandbox.name, sandbox.balloon)) }
+            // Not in `previous` (new, or its text no longer decodes): its balloon row too.
+            if previous == nil || old == nil || old?.balloon != sandbox.balloon { balloons.append((sandbox.name, sandbox.balloon)) }
         }
         guard previous == nil || !gone.isEmpty || !rows.isEmpty || !balloons.isEmpty else { return }
         let rowTexts = try ParallelJSON.encode(rows).map { String(decoding: $0, as: UTF8.self) }
@@ -67,10 +68,13 @@ extension Store {
         return ParallelJSON.decode(ObservedSandbox.self, texts)
     }
 
-    /// `object` (a JSON object's text, which does not hold `key`) with `"key":value` first.
+    /// `object` (a JSON object's text) with `"key":value` as its last member. Last, because
+    /// JSONDecoder keeps the first of a repeated key: a row written whole by an earlier
+    /// version (balloon inside) keeps its own.
     static func splice(key: String, value: String, into object: String) -> String {
-        let body = object.utf8.dropFirst()  // after "{"
-        let member = "{\"\(key)\":\(value)"
-        return body.first == UInt8(ascii: "}") ? member + "}" : member + "," + String(Substring(body))
+        guard object.utf8.last == UInt8(ascii: "}") else { return object }
+        let head = object.utf8.dropLast()
+        let separator = head.last == UInt8(ascii: "{") ? "" : ","
+        return String(Substring(head)) + separator + "\"\(key)\":\(value)}"
     }
 }
