@@ -11,7 +11,8 @@ extension Store {
         let names = Set(sandboxes.map(\.name))
         let gone = previous.map { $0.keys.filter { !names.contains($0) } } ?? []
         var rows: [ObservedSandbox] = []
-        var balloons: [(name: String, balloon: ObservedBalloon?)] = []
+        var balloons: [(name: String, balloon: ObservedBalloon)] = []
+        var noBalloon: [String] = []
         for sandbox in sandboxes {
             let old = previous?[sandbox.name]
             if previous != nil && old == sandbox { continue }
@@ -21,12 +22,13 @@ extension Store {
             oldBase?.balloon = nil
             if previous == nil || oldBase != base { rows.append(base) }
             // Not in `previous` (new, or its text no longer decodes): its balloon row too.
-            if previous == nil || old == nil || old?.balloon != sandbox.balloon { balloons.append((sandbox.name, sandbox.balloon)) }
+            if previous == nil || old == nil || old?.balloon != sandbox.balloon {
+                if let balloon = sandbox.balloon { balloons.append((sandbox.name, balloon)) } else { noBalloon.append(sandbox.name) }
+            }
         }
-        guard previous == nil || !gone.isEmpty || !rows.isEmpty || !balloons.isEmpty else { return }
+        guard previous == nil || !gone.isEmpty || !rows.isEmpty || !balloons.isEmpty || !noBalloon.isEmpty else { return }
         let rowTexts = try ParallelJSON.encode(rows).map { String(decoding: $0, as: UTF8.self) }
-        let present = balloons.compactMap(\.balloon)
-        var balloonTexts = try ParallelJSON.encode(present).map { String(decoding: $0, as: UTF8.self) }.makeIterator()
+        let balloonTexts = try ParallelJSON.encode(balloons.map(\.balloon)).map { String(decoding: $0, as: UTF8.self) }
         let now = Clock.now
         try db.inTransaction {
             if previous == nil {
@@ -41,13 +43,12 @@ extension Store {
                 try db.run("INSERT OR REPLACE INTO observed (kind, name, state_json, observed_at) VALUES ('Sandbox', ?, ?, ?)",
                            [.text(row.name), .text(json), .real(now)])
             }
-            for (name, balloon) in balloons {
-                if balloon != nil, let json = balloonTexts.next() {
-                    try db.run("INSERT OR REPLACE INTO observed_balloons (kind, name, balloon_json) VALUES ('Sandbox', ?, ?)",
-                               [.text(name), .text(json)])
-                } else {
-                    try db.run("DELETE FROM observed_balloons WHERE kind = 'Sandbox' AND name = ?", [.text(name)])
-                }
+            for (balloon, json) in zip(balloons, balloonTexts) {
+                try db.run("INSERT OR REPLACE INTO observed_balloons (kind, name, balloon_json) VALUES ('Sandbox', ?, ?)",
+                           [.text(balloon.name), .text(json)])
+            }
+            for name in noBalloon {
+                try db.run("DELETE FROM observed_balloons WHERE kind = 'Sandbox' AND name = ?", [.text(name)])
             }
             return ((), .commit)
         }
