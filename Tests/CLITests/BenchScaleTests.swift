@@ -5,7 +5,7 @@ import Testing
 /// a figure is a benchmark's business, not a test's; this checks the report is whole).
 @Suite("converge bench scale")
 struct BenchScaleTests {
-    @Test("one run reports each goal with its figures, the curl baseline and the create steps, and leaves nothing running")
+    @Test("one run reports each goal with its figures, its naive baseline and the create steps, and leaves nothing running")
     func reportsEveryGoal() throws {
         let run = CLIHarness.bare(["bench", "scale", "--count", "20", "--specs", "200", "--rounds", "1", "--json"])
         #expect(run.status == 0, "\(run.output)")
@@ -19,6 +19,8 @@ struct BenchScaleTests {
         for row in rows {
             let seconds = row["seconds"] as? [Double] ?? []
             #expect(!seconds.isEmpty && seconds.allSatisfy { $0 > 0 }, "\(row)")
+            // Every goal beside its naive baseline, timed in the same run.
+            #expect((row["baselineSeconds"] as? Double ?? 0) > 0, "\(row)")
         }
         let noop = try #require(rows.first { ($0["goal"] as? String)?.hasPrefix("no-op") == true })
         #expect((noop["baseline"] as? String)?.contains("curl vm.info per VMM") == true, "\(noop)")
@@ -30,5 +32,11 @@ struct BenchScaleTests {
         // Its directory (sandboxes, their sockets and the state) is gone with it.
         let left = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("cvg-bench-scale-") } ?? []
         #expect(left.isEmpty, "\(left)")
+        // So are the VMMs, the naive baseline's among them (their sockets were in there).
+        let running = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }.filter {
+            let argv = (try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)) ?? ""
+            return argv.contains("/cvg-bench-scale-")
+        }
+        #expect(running.isEmpty, "VMMs left running: \(running)")
     }
 }

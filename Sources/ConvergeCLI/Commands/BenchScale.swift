@@ -26,6 +26,8 @@ struct ScaleBenchmark {
         var target: String
         var measured: String
         var baseline: String
+        /// The baseline's wall time, where there is one.
+        var baselineSeconds: Double?
         /// nil: a figure shown for context, with no goal of its own.
         var met: Bool?
         var seconds: [Double]
@@ -53,7 +55,7 @@ struct ScaleBenchmark {
         options.resync = 30  // `converge apply` and `converge run` by default
         let measured: (rows: [Row], steps: [String: Double])
         do {
-            measured = try await measure(wiring, specsDir: specsDir, state: state, options: options)
+            measured = try await measure(wiring, root: root, specsDir: specsDir, state: state, options: options)
         } catch {
             await Self.tearDown(wiring, root: root, options: options)
             throw error
@@ -68,7 +70,12 @@ struct ScaleBenchmark {
 
     // MARK: - The goals
 
-    private func measure(_ wiring: Wiring, specsDir: String, state: String, options: ApplyOptions) async throws -> (rows: [Row], steps: [String: Double]) {
+    private func measure(_ wiring: Wiring, root: String, specsDir: String, state: String, options: ApplyOptions) async throws -> (rows: [Row], steps: [String: Double]) {
+        let naive = NaiveRunner(), sample = min(count, 100)
+        Output.progress("baseline: \(sample) naive creates, one after another…")
+        let naiveCreate = try naive.create(count: sample, simulator: simulator, kernel: "\(state)/ch/kernels/vmlinux",
+                                           baseImage: "\(state)/ch/images/bench-base.qcow2", directory: "\(root)/naive")
+        let naivePerCreate = naiveCreate.seconds / Double(sample)
         Output.progress("creating \(count) sandboxes…")
         let since = Clock.now
         let t0 = TimedChild.monotonic()
@@ -79,10 +86,24 @@ struct ScaleBenchmark {
         for row in try await wiring.store.journalTimings(since: since) { steps[row.step, default: 0] += row.seconds * 1000 / Double(count) }
         var rows = [Row(goal: "create \(count) sandboxes in one apply", target: "< 8 s (< 8 ms a create)",
                         measured: String(format: "%.2f s (%.1f ms a create)", createSeconds, createSeconds * 1000 / Double(count)),
-                        baseline: "-", met: createSeconds < 8, seconds: [createSeconds])]
-        rows += try await daemonRows(wiring, specsDir: specsDir, state: state, options: options)
-        rows.append(try await balloonRow(wiring, specsDir: specsDir, state: state, options: options))
-        rows += try wholeProcessRows(specsDir: specsDir, state: state, sockets: wiring.host.chSockets)
+                        baseline: String(format: "%.1f ms a create, %.1f s for %d", naivePerCreate * 1000, naivePerCreate * Double(count), count)
+                            + " (\(sample) timed: qemu-img, spawn, curl vmm.ping until it answers, vm.create, vm.boot\(network ? "; no networking" : ""))",
+                        baselineSeconds: naivePerCreate * Double(count), met: createSeconds < 8, seconds: [createSeconds])]
+        var passes = try await daemonRows(wiring, specsDir: specsDir, state: state, options: options)
+        var balloon = try await balloonRow(wiring, specsDir: specsDir, state: state, options: options)
+        Output.progress("baseline: curl vm.info, then curl vm.resize + vm.info, on every VMM in turn…")
+        let sockets = wiring.host.chSockets
+        let (observed, balloons) = try naive.observe(sockets: sockets, expected: count)
+        guard balloons.count == count else { throw CLIError("read a balloon size from \(balloons.count) of \(count) VMMs") }
+        let naiveBalloon = try naive.balloon(sockets: sockets, sizes: balloons)
+        for i in passes.indices {
+            passes[i].baseline = Self.baseline(observed, "curl vm.info per VMM, sequential")
+            passes[i].baselineSeconds = observed.seconds
+        }
+        balloon.baseline = Self.baseline(naiveBalloon, "curl vm.resize + curl vm.info per VMM, sequential")
+        balloon.baselineSeconds = naiveBalloon.seconds
+        rows += passes + [balloon]
+        rows += try wholeProcessRows(specsDir: specsDir, state: state, naive: observed)
         return (rows, steps)
     }
 
@@ -103,8 +124,10 @@ struct ScaleBenchmark {
             guard specs.isValid, specs.resources.count == specCount + 2 else { throw CLIError("generated specs did not validate") }
         }
         let median = Self.median(seconds)
-        return [Row(goal: "load + validate + plan \(specCount) specs (cold: every file parsed)", target: "< 150 ms",
-                    measured: Self.ms(seconds), baseline: "-", met: median < 0.150, seconds: seconds)]
+        let parsed = try NaiveRunner().parseSpecs(directory: dir)
+        return [Row(goal: "load + validate + plan \(specCount) specs (cold: every file parsed)", target: "< 150 ms", measured: Self.ms(seconds),
+                    baseline: parsed.map { Self.baseline($0, "PyYAML over each file in turn, parsing only") } ?? "- (no python3 with PyYAML)",
+                    baselineSeconds: parsed?.seconds, met: median < 0.150, seconds: seconds)]
     }
 
     /// The daemon's pass in CPU time: with every answer still trusted (a pass woken by a
@@ -157,8 +180,8 @@ struct ScaleBenchmark {
     }
 
     /// `converge apply` as a whole process, against the naive observation it replaces.
-    private func wholeProcessRows(specsDir: String, state: String, sockets: String) throws -> [Row] {
-        Output.progress("timing converge apply as a whole process, \(rounds) rounds, and the curl baseline…")
+    private func wholeProcessRows(specsDir: String, state: String, naive: NaiveRunner.Figure) throws -> [Row] {
+        Output.progress("timing converge apply as a whole process, \(rounds) rounds…")
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var runs: [TimedChild] = []
         for _ in 0..<rounds {
@@ -167,20 +190,11 @@ struct ScaleBenchmark {
             runs.append(run)
         }
         let seconds = runs.map(\.seconds), rss = runs.compactMap(\.peakRSSKiB).max().map { $0 / 1024 }
-        let curl = Executables.find("curl") ?? "/usr/bin/curl"
-        let socketFiles = ((try? FileManager.default.contentsOfDirectory(atPath: sockets)) ?? []).filter { $0.hasSuffix(".sock") }
-        let t = TimedChild.monotonic()
-        for file in socketFiles {
-            let ask = try TimedChild.run([curl, "-sf", "--unix-socket", "\(sockets)/\(file)", "http://localhost/api/v1/vm.info"], peakRSS: false)
-            guard ask.status == 0 else { throw CLIError("curl vm.info on \(file) exited \(ask.status)") }
-        }
-        let naive = TimedChild.monotonic() - t
-        guard socketFiles.count == count else { throw CLIError("found \(socketFiles.count) VMM sockets, expected \(count)") }
         let target = network ? 0.300 : 0.200
         return [Row(goal: "no-op converge apply over \(count) running sandboxes\(network ? " (networked, balloon policy)" : ""), whole process",
                     target: "< \(Int(target * 1000)) ms, RSS < 50 MiB",
                     measured: "\(Self.ms(seconds)), peak RSS \(rss.map { "\($0) MiB" } ?? "unknown (install Debian's time)")",
-                    baseline: String(format: "%.1f s (curl vm.info per VMM, sequential)", naive),
+                    baseline: Self.baseline(naive, "curl vm.info per VMM, sequential"), baselineSeconds: naive.seconds,
                     met: Self.median(seconds) < target && (rss ?? .max) < 50, seconds: seconds)]
     }
 
@@ -196,6 +210,10 @@ struct ScaleBenchmark {
         for (step, ms) in report.createSteps.sorted(by: { $0.value > $1.value }) {
             Swift.print("      \(step.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%6.2f", ms))")
         }
+    }
+
+    static func baseline(_ figure: NaiveRunner.Figure, _ method: String) -> String {
+        String(format: "%.2f s, CPU %.2f s", figure.seconds, figure.cpuSeconds) + " (\(method))"
     }
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }

@@ -29,6 +29,19 @@ struct TimedChild {
     }
 
     private static func spawn(_ argv: [String]) throws -> TimedChild {
+        let begun = monotonic()
+        let pid = try start(argv)
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
+            guard errno == EINTR else { throw CLIError("wait4 \(pid): \(String(cString: strerror(errno)))") }
+        }
+        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return TimedChild(seconds: monotonic() - begun, peakRSSKiB: usage.ru_maxrss, status: exit)
+    }
+
+    /// Spawns `argv` with its standard streams on /dev/null, and returns without waiting.
+    static func start(_ argv: [String]) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -37,17 +50,10 @@ struct TimedChild {
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
-        let start = monotonic()
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
         guard rc == 0 else { throw CLIError("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
-            guard errno == EINTR else { throw CLIError("wait4 \(pid): \(String(cString: strerror(errno)))") }
-        }
-        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return TimedChild(seconds: monotonic() - start, peakRSSKiB: usage.ru_maxrss, status: exit)
+        return pid
     }
 
     static func monotonic() -> Double {
@@ -57,9 +63,14 @@ struct TimedChild {
     }
 
     /// CPU seconds (user + system) this process has used so far, all threads.
-    static func processCPU() -> Double {
+    static func processCPU() -> Double { cpu(RUSAGE_SELF) }
+
+    /// CPU seconds (user + system) of this process's children that have been waited for.
+    static func childrenCPU() -> Double { cpu(RUSAGE_CHILDREN) }
+
+    private static func cpu(_ who: __rusage_who) -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(who.rawValue, &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
