@@ -124,7 +124,7 @@ struct BenchCommand: Command {
             throw CLIError("setup did not converge: \(created.failed.sorted { $0.key < $1.key }.prefix(3).map { "\($0.key): \($0.value)" })")
         }
         var noop: [Double] = [], load: [Double] = []
-        var phases: [String: [Double]] = [:], phaseOrder: [String] = []
+        var phases = PhaseSamples()
         for _ in 0..<rounds {
             let t = Date()
             let loaded = try SpecLoader.load(directory: specsDir)
@@ -132,13 +132,10 @@ struct BenchCommand: Command {
             let report = try await wiring.reconciler.apply(loaded, options: options)
             noop.append(Date().timeIntervalSince(t))
             guard report.outcomes.isEmpty, report.converged else { throw CLIError("a no-op apply did \(report.outcomes.count) actions") }
-            for (phase, seconds) in report.phases.seconds {
-                if phases[phase] == nil { phaseOrder.append(phase) }
-                phases[phase, default: []].append(seconds)
-            }
+            phases.add(report.phases)
         }
         let breakdown = [BenchReport.Figure("  of which: load + validate \(n) specs", load)]
-            + phaseOrder.map { BenchReport.Figure("  of which: \($0)", phases[$0]!) }
+            + phases.samples.map { BenchReport.Figure("  of which: \($0.phase)", $0.seconds) }
         let observeOnly = try await (0..<rounds).asyncMap { _ in
             let t = Date()
             _ = try await wiring.reconciler.observe()
@@ -287,6 +284,17 @@ enum BenchSpecs {
         if !fm.fileExists(atPath: image) {
             let result = try Spawn.runToCompletion([Executables.find("qemu-img") ?? "/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", image, "1G"])
             guard result.status == 0 else { throw CLIError("qemu-img create \(image) failed") }
+        }
+    }
+}
+
+/// Each phase's seconds over several passes, in the order the passes ran the phases.
+struct PhaseSamples {
+    private(set) var samples: [(phase: String, seconds: [Double])] = []
+
+    mutating func add(_ times: PhaseTimes) {
+        for (phase, seconds) in times.seconds {
+            if let i = samples.firstIndex(where: { $0.phase == phase }) { samples[i].seconds.append(seconds) } else { samples.append((phase, [seconds])) }
         }
     }
 }

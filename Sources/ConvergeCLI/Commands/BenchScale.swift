@@ -42,6 +42,13 @@ struct ScaleBenchmark {
         var rows: [Row]
         /// Journal steps of the create pass: milliseconds per create, by step.
         var createSteps: [String: Double]
+        /// The balloon pass by phase: median milliseconds, in the order the pass runs them.
+        var balloonPhases: [Phase]
+    }
+
+    struct Phase: Encodable {
+        var phase: String
+        var milliseconds: Double
     }
 
     func run() async throws {
@@ -53,7 +60,7 @@ struct ScaleBenchmark {
         try BenchSpecs.write(count: count, perFile: perFile, network: network, to: specsDir)
         var (wiring, options) = try BenchSpecs.wiring(state: state, daemon: true)
         options.resync = 30  // `converge apply` and `converge run` by default
-        let measured: (rows: [Row], steps: [String: Double])
+        let measured: (rows: [Row], steps: [String: Double], balloonPhases: [Phase])
         do {
             measured = try await measure(wiring, root: root, specsDir: specsDir, state: state, options: options)
         } catch {
@@ -63,14 +70,15 @@ struct ScaleBenchmark {
         await Self.tearDown(wiring, root: root, options: options)
         rows += measured.rows
         let report = Report(count: count, specCount: specCount, rounds: rounds, network: network,
-                            cores: ProcessInfo.processInfo.activeProcessorCount, rows: rows, createSteps: measured.steps)
+                            cores: ProcessInfo.processInfo.activeProcessorCount, rows: rows, createSteps: measured.steps,
+                            balloonPhases: measured.balloonPhases)
         if json { try Output.json(report); return }
         print(report)
     }
 
     // MARK: - The goals
 
-    private func measure(_ wiring: Wiring, root: String, specsDir: String, state: String, options: ApplyOptions) async throws -> (rows: [Row], steps: [String: Double]) {
+    private func measure(_ wiring: Wiring, root: String, specsDir: String, state: String, options: ApplyOptions) async throws -> (rows: [Row], steps: [String: Double], balloonPhases: [Phase]) {
         let naive = NaiveRunner(), sample = min(count, 100)
         Output.progress("baseline: \(sample) naive creates, one after another…")
         let naiveCreate = try naive.create(count: sample, simulator: simulator, kernel: "\(state)/ch/kernels/vmlinux",
@@ -90,7 +98,7 @@ struct ScaleBenchmark {
                             + " (\(sample) timed: qemu-img, spawn, curl vmm.ping until it answers, vm.create, vm.boot\(network ? "; no networking" : ""))",
                         baselineSeconds: naivePerCreate * Double(count), met: createSeconds < 8, seconds: [createSeconds])]
         var passes = try await daemonRows(wiring, specsDir: specsDir, state: state, options: options)
-        var balloon = try await balloonRow(wiring, specsDir: specsDir, state: state, options: options)
+        var (balloon, balloonPhases) = try await balloonRow(wiring, specsDir: specsDir, state: state, options: options)
         Output.progress("baseline: curl vm.info, then curl vm.resize + vm.info, on every VMM in turn…")
         let sockets = wiring.host.chSockets
         let (observed, balloons) = try naive.observe(sockets: sockets, expected: count)
@@ -104,7 +112,7 @@ struct ScaleBenchmark {
         balloon.baselineSeconds = naiveBalloon.seconds
         rows += passes + [balloon]
         rows += try wholeProcessRows(specsDir: specsDir, state: state, naive: observed)
-        return (rows, steps)
+        return (rows, steps, balloonPhases)
     }
 
     /// Cold load + validate + plan of `specCount` generated specs (every file parsed, as a
@@ -159,10 +167,10 @@ struct ScaleBenchmark {
     /// A tighter policy inflates every balloon; the default gives it back. Each is one
     /// daemon pass (apply, then a thousand status files rewritten) of `count` balloon
     /// actions; the figure is their median.
-    private func balloonRow(_ wiring: Wiring, specsDir: String, state: String, options: ApplyOptions) async throws -> Row {
+    private func balloonRow(_ wiring: Wiring, specsDir: String, state: String, options: ApplyOptions) async throws -> (Row, [Phase]) {
         Output.progress("balloon passes, \(rounds) rounds…")
         let pass = DaemonPass(wiring: wiring, stateDirectory: state)
-        var seconds: [Double] = [], cpu: [Double] = []
+        var seconds: [Double] = [], cpu: [Double] = [], phases = PhaseSamples()
         for round in 0..<(2 * rounds) {
             try BenchSpecs.writeShared(policy: round % 2 == 0 ? BenchSpecs.tightPolicy : BenchSpecs.defaultPolicy, network: network, to: specsDir)
             let t = TimedChild.monotonic()
@@ -172,11 +180,14 @@ struct ScaleBenchmark {
             cpu.append(TimedChild.processCPU() - before)
             let sized = report.outcomes.filter { $0.action.verb == .balloon && $0.succeeded }.count
             guard report.converged, sized == count else { throw CLIError("a balloon pass sized \(sized) of \(count) balloons") }
+            phases.add(report.phases)
         }
+        let byPhase = phases.samples.map { Phase(phase: $0.phase, milliseconds: Self.median($0.seconds) * 1000) }
         // Converge's own CPU beside the wall time: the rest is the simulators, on the same cores.
-        return Row(goal: "converge run: balloon pass over \(count) guests (vm.resize + verify each, status files)", target: "< 500 ms",
-                   measured: Self.ms(seconds) + String(format: ", of which Converge's CPU %.0f ms", Self.median(cpu) * 1000),
-                   baseline: "-", met: Self.median(seconds) < 0.5, seconds: seconds)
+        let row = Row(goal: "converge run: balloon pass over \(count) guests (vm.resize + verify each, status files)", target: "< 500 ms",
+                      measured: Self.ms(seconds) + String(format: ", of which Converge's CPU %.0f ms", Self.median(cpu) * 1000),
+                      baseline: "-", met: Self.median(seconds) < 0.5, seconds: seconds)
+        return (row, byPhase)
     }
 
     /// `converge apply` as a whole process, against the naive observation it replaces.
@@ -209,6 +220,10 @@ struct ScaleBenchmark {
         Swift.print("  create, per create, by journal step (ms; steps of concurrent creates overlap):")
         for (step, ms) in report.createSteps.sorted(by: { $0.value > $1.value }) {
             Swift.print("      \(step.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%6.2f", ms))")
+        }
+        Swift.print("  balloon pass, by phase (median ms):")
+        for phase in report.balloonPhases {
+            Swift.print("      \(phase.phase.padding(toLength: 32, withPad: " ", startingAt: 0)) \(String(format: "%6.1f", phase.milliseconds))")
         }
     }
 

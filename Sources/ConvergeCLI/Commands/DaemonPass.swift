@@ -19,8 +19,11 @@ struct DaemonPass {
 
     func run(_ directory: String, options: ApplyOptions, started: Date = Date(),
              progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) async throws -> (SpecSet, ApplyReport) {
+        let loading = Date()
         let specs = try SpecReading.load(directory)
-        let report = try await wiring.reconciler.apply(specs, options: options, progress: progress)
+        let loaded = Date()
+        var report = try await wiring.reconciler.apply(specs, options: options, progress: progress)
+        let writing = Date()
         // Status files first: the metrics' "converged" must not run ahead of them.
         // An idle pass changes neither the stored specs and conditions nor what it observed:
         // its rows are the last pass's, already written.
@@ -30,6 +33,8 @@ struct DaemonPass {
             try status.write(rows)
             lastRows.remember(version: version, observed: report.observed)
         }
+        report.phases.add("load specs", seconds: loaded.timeIntervalSince(loading))
+        report.phases.add("status files", seconds: Date().timeIntervalSince(writing))
         metrics.record(report, seconds: Date().timeIntervalSince(started), specsValid: specs.isValid)
         // A pass frees most of what it allocated, across the threads' malloc arenas; give it
         // back, or the daemon's resident size creeps up over hours of churn.

@@ -6,10 +6,22 @@ extension CloudHypervisor {
         public let socketPath: String
         /// Deadline of quick calls; snapshot-sized calls pass their own.
         public var timeout: Double = 10
+        /// Set inside `withConnection`: calls share one connection.
+        private var session: UnixHTTP.Session?
 
         public init(socketPath: String, timeout: Double = 10) {
             self.socketPath = socketPath
             self.timeout = timeout
+        }
+
+        /// Runs `body` with a client whose calls share one connection (HTTP/1.1 keep-alive),
+        /// closed when `body` ends: for a call and the check that follows it.
+        public func withConnection<T>(_ body: (Client) async throws -> T) async throws -> T {
+            var shared = self
+            let session = UnixHTTP.Session(socket: socketPath)
+            shared.session = session
+            defer { session.close() }
+            return try await body(shared)
         }
 
         // MARK: - VMM
@@ -93,8 +105,12 @@ extension CloudHypervisor {
         private func call(_ method: String, _ endpoint: String, bodyBytes: [UInt8]?, timeout: Double?) async throws -> [UInt8] {
             let response: HTTPResponse
             do {
-                response = try await UnixHTTP.request(socket: socketPath, method: method, target: "/api/v1/\(endpoint)",
-                                                      body: bodyBytes, timeout: timeout ?? self.timeout)
+                let target = "/api/v1/\(endpoint)", timeout = timeout ?? self.timeout
+                if let session {
+                    response = try await session.request(method: method, target: target, body: bodyBytes, timeout: timeout)
+                } else {
+                    response = try await UnixHTTP.request(socket: socketPath, method: method, target: target, body: bodyBytes, timeout: timeout)
+                }
             } catch let error as UnixHTTPError {
                 throw Error.transport(endpoint: endpoint, error)
             }

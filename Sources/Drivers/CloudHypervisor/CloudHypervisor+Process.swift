@@ -74,10 +74,13 @@ extension CloudHypervisor.Adapter {
         // One journal step for the call and its check: a balloon pass sizes every guest at
         // once, and a second step would cost each of them two more database writes.
         try await journal.step(.chVMBalloon) {
-            try await api.resize(CloudHypervisor.VmResize(desired_balloon: size.bytes))
-            // CH records the target at once; the guest's driver gets there page by page, so
-            // the actual size (memory_actual_size) is observed, not awaited.
-            let info = try await api.balloonConfig()
+            // The call and its check on one connection: a balloon pass makes a thousand pairs.
+            let info = try await api.withConnection { api in
+                try await api.resize(CloudHypervisor.VmResize(desired_balloon: size.bytes))
+                // CH records the target at once; the guest's driver gets there page by page,
+                // so the actual size (memory_actual_size) is observed, not awaited.
+                return try await api.balloonConfig()
+            }
             guard info.config.balloon?.size == size.bytes else {
                 throw StepFailure(step: "ch.verify", message: "asked for a balloon of \(size), the VM's config says \(info.config.balloon.map { Quantity(bytes: $0.size).description } ?? "no balloon device")")
             }

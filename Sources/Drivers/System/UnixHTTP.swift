@@ -14,6 +14,8 @@ public enum UnixHTTPError: Error, Sendable, CustomStringConvertible {
     case io(String, SystemError)
     case timedOut(String, seconds: Double)
     case malformedResponse(String)
+    /// The peer closed the connection before a byte of an answer.
+    case closedWithoutResponse(String)
     /// CH's hybrid vsock closed the connection instead of answering `OK`: nothing in the
     /// guest listens on that port (yet).
     case vsockRefused(String, port: UInt32)
@@ -25,14 +27,16 @@ public enum UnixHTTPError: Error, Sendable, CustomStringConvertible {
         case .io(let p, let e): "I/O on \(p): \(e)"
         case .timedOut(let p, let s): "no answer on \(p) within \(s)s"
         case .malformedResponse(let why): "malformed HTTP response: \(why)"
+        case .closedWithoutResponse(let p): "\(p) closed the connection without a response"
         case .vsockRefused(let p, let port): "nothing in the guest accepted vsock port \(port) (through \(p))"
         }
     }
 }
 
 /// Minimal HTTP/1.1 client over AF_UNIX: one connection per request, `Connection: close`,
-/// a deadline on every call. The socket is non-blocking: a task waiting for an answer
-/// holds no thread (`SocketReadiness`).
+/// a deadline on every call (`UnixHTTP.Session` keeps one connection for a few requests).
+/// The socket is non-blocking: a task waiting for an answer holds no thread
+/// (`SocketReadiness`).
 enum UnixHTTP {
     static let maximumPathLength = 107
 
@@ -40,18 +44,30 @@ enum UnixHTTP {
     ///   (`CONNECT port`, answered `OK n`), then talk HTTP to the guest through it.
     static func request(socket path: String, method: String, target: String, body: [UInt8]?, timeout: Double,
                         vsockPort: UInt32? = nil) async throws -> HTTPResponse {
-        guard path.utf8.count <= maximumPathLength else { throw UnixHTTPError.socketPathTooLong(path) }
-        let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-        let fd: Int32
-        do { fd = try sys("socket") { socket(AF_UNIX, flags, 0) } } catch {
-            throw UnixHTTPError.io(path, error)
-        }
+        let fd = try openSocket(path)
         defer { close(fd) }
         let connection = Connection(fd: fd, path: path, timeout: timeout, deadline: SocketReadiness.now() + timeout)
         try await connection.connect()
         if let vsockPort { try await vsockConnect(connection, port: vsockPort) }
+        return try await exchange(connection, method: method, target: target, body: body, keepAlive: false).response
+    }
 
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nConnection: close\r\n"
+    /// A non-blocking Unix stream socket, not yet connected.
+    static func openSocket(_ path: String) throws -> Int32 {
+        guard path.utf8.count <= maximumPathLength else { throw UnixHTTPError.socketPathTooLong(path) }
+        let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+        do { return try sys("socket") { socket(AF_UNIX, flags, 0) } } catch {
+            throw UnixHTTPError.io(path, error)
+        }
+    }
+
+    /// Sends one request and reads its answer.
+    /// - Returns: the response, and whether the connection can carry another request: the
+    ///   answer was delimited (a length, or a status without a body) and did not ask to close.
+    static func exchange(_ connection: Connection, method: String, target: String, body: [UInt8]?,
+                         keepAlive: Bool) async throws -> (response: HTTPResponse, reusable: Bool) {
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+        if !keepAlive { head += "Connection: close\r\n" }
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" } else if method == "PUT" {
             head += "Content-Length: 0\r\n"
         }
@@ -140,17 +156,17 @@ enum UnixHTTP {
     /// More than any answer of a VMM or guest agent: a peer that sends more is broken.
     static let maximumResponse = 16 << 20
 
-    private static func readResponse(_ connection: Connection) async throws -> HTTPResponse {
+    private static func readResponse(_ connection: Connection) async throws -> (response: HTTPResponse, reusable: Bool) {
         var data: [UInt8] = []
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
         defer { chunk.deallocate() }
         var headerEnd: Int?
         var contentLength: Int?
-        var status = 0
+        var status = 0, closes = false, delimited = false
         while true {
             if let end = headerEnd {
-                if let length = contentLength, data.count - end >= length { break }
-                if contentLength == nil && (status == 204 || status == 304) { break }
+                if let length = contentLength, data.count - end >= length { delimited = true; break }
+                if contentLength == nil && (status == 204 || status == 304) { delimited = true; break }
             }
             let n = try await connection.receive(chunk.baseAddress!, chunk.count)
             if n == 0 { break }
@@ -161,19 +177,21 @@ enum UnixHTTP {
             }
             if headerEnd == nil, let end = find(data, [13, 10, 13, 10], from: searchFrom) {
                 headerEnd = end + 4
-                (status, contentLength) = try parseHead(data[0..<end])
+                (status, contentLength, closes) = try parseHead(data[0..<end])
             }
         }
         guard let end = headerEnd else {
-            throw UnixHTTPError.malformedResponse(data.isEmpty ? "the connection closed without a response" : "no header end")
+            throw data.isEmpty ? UnixHTTPError.closedWithoutResponse(connection.path) : UnixHTTPError.malformedResponse("no header end")
         }
         let body = Array(data[end..<min(data.count, end + (contentLength ?? data.count - end))])
-        return HTTPResponse(status: status, body: body)
+        // Bytes past the answer were not asked for: the connection is out of step.
+        let reusable = delimited && !closes && data.count == end + (contentLength ?? 0)
+        return (HTTPResponse(status: status, body: body), reusable)
     }
 
-    /// The status code and Content-Length of a response head (without its blank line),
-    /// read from its bytes: a thousand answers a pass are parsed here.
-    private static func parseHead(_ head: ArraySlice<UInt8>) throws -> (status: Int, contentLength: Int?) {
+    /// The status code, Content-Length and `Connection: close` of a response head (without
+    /// its blank line), read from its bytes: a thousand answers a pass are parsed here.
+    private static func parseHead(_ head: ArraySlice<UInt8>) throws -> (status: Int, contentLength: Int?, closes: Bool) {
         var lines = head.split(separator: 10, omittingEmptySubsequences: false).map { line in
             line.last == 13 ? line.dropLast() : line
         }[...]
@@ -184,18 +202,26 @@ enum UnixHTTP {
             throw UnixHTTPError.malformedResponse("status line '\(String(decoding: statusLine, as: UTF8.self))'")
         }
         var contentLength: Int?
+        var closes = false
         for line in lines {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
-                  line[..<colon].count == 14,
-                  zip(line[..<colon], "content-length".utf8).allSatisfy({ ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }) else { continue }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
             let value = line[line.index(after: colon)...].drop { $0 == 32 || $0 == 9 }
             let text = String(decoding: value.reversed().drop { $0 == 32 || $0 == 9 }.reversed(), as: UTF8.self)
-            guard let length = Int(text), (0...maximumResponse).contains(length) else {
-                throw UnixHTTPError.malformedResponse("Content-Length '\(text)'")
+            if isName(line[..<colon], "content-length") {
+                guard let length = Int(text), (0...maximumResponse).contains(length) else {
+                    throw UnixHTTPError.malformedResponse("Content-Length '\(text)'")
+                }
+                contentLength = length
+            } else if isName(line[..<colon], "connection") {
+                closes = text.lowercased().split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "close" }
             }
-            contentLength = length
         }
-        return (code, contentLength)
+        return (code, contentLength, closes)
+    }
+
+    /// A header name compared without case; `lowercase` is in lower case.
+    private static func isName(_ name: ArraySlice<UInt8>, _ lowercase: String) -> Bool {
+        name.count == lowercase.utf8.count && zip(name, lowercase.utf8).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
     }
 
     private static func find(_ data: [UInt8], _ needle: [UInt8], from start: Int) -> Int? {

@@ -11,8 +11,12 @@ public struct PhaseTimes: Sendable {
     /// Ends the current phase as `phase` (added to it if it ran before).
     mutating func lap(_ phase: String) {
         let now = Date()
-        let elapsed = now.timeIntervalSince(last)
+        add(phase, seconds: now.timeIntervalSince(last))
         last = now
+    }
+
+    /// Adds time spent around the reconciler's pass (loading specs, writing status files).
+    public mutating func add(_ phase: String, seconds elapsed: Double) {
         if let i = seconds.firstIndex(where: { $0.phase == phase }) { seconds[i].seconds += elapsed } else { seconds.append((phase, elapsed)) }
     }
 }
