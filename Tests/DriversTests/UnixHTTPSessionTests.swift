@@ -26,11 +26,14 @@ struct UnixHTTPSessionTests {
             let head = UnixHTTPTests.readHead(client)
             if head.isEmpty { break }
             let target = String(decoding: head, as: UTF8.self).split(separator: " ").dropFirst().first ?? ""
-            let response = "HTTP/1.1 200 OK\r\nContent-Length: \(target.utf8.count)\r\n\r\n\(target)"
-            _ = response.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            Self.send(client, "HTTP/1.1 200 OK\r\nContent-Length: \(target.utf8.count)\r\n\r\n\(target)")
             answered += 1
         }
         close(client)
+    }
+
+    static func send(_ client: Int32, _ response: String) {
+        _ = response.withCString { Glibc.send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
     }
 
     @Test("requests in a session share one connection, each with its own answer")
@@ -69,8 +72,7 @@ struct UnixHTTPSessionTests {
         let listener = try Listener(serve: { client in
             accepted.add()
             _ = UnixHTTPTests.readHead(client)
-            let response = "HTTP/1.1 204 No Content\r\n\r\n"
-            _ = response.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            Self.send(client, "HTTP/1.1 204 No Content\r\n\r\n")
             // Wait for the second request, then close without answering it.
             _ = UnixHTTPTests.readHead(client)
             close(client)
@@ -91,10 +93,9 @@ struct UnixHTTPSessionTests {
         let listener = try Listener(serve: { client in
             accepted.add()
             _ = UnixHTTPTests.readHead(client)
-            let response = accepted.value == 1
+            Self.send(client, accepted.value == 1
                 ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: Close\r\n\r\nok"
-                : "HTTP/1.1 200 OK\r\n\r\nto the end"
-            _ = response.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                : "HTTP/1.1 200 OK\r\n\r\nto the end")
             close(client)
         })
         defer { listener.close() }
