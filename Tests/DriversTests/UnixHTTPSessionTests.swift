@@ -51,22 +51,47 @@ struct UnixHTTPSessionTests {
         #expect(accepted.value == 1)
     }
 
-    @Test("a GET after the peer closed the connection goes out again on a new one")
-    func getAfterPeerClosed() async throws {
+    @Test("a GET whose reused connection closes before its answer goes out again on a new one")
+    func getRetriedOnNewConnection() async throws {
         let accepted = Counter()
-        let listener = try Listener(serve: { accepted.add(); Self.serve($0, closeAfter: 1) })
+        let listener = try Listener(serve: { client in
+            accepted.add()
+            if accepted.value == 1 {
+                // Answer the first request; read the second and close without answering.
+                _ = UnixHTTPTests.readHead(client)
+                Self.send(client, "HTTP/1.1 204 No Content\r\n\r\n")
+                _ = UnixHTTPTests.readHead(client)
+                close(client)
+            } else {
+                Self.serve(client)
+            }
+        })
         defer { listener.close() }
         let session = UnixHTTP.Session(socket: listener.path)
         defer { session.close() }
-        _ = try await session.request(method: "PUT", target: "/vm.resize", body: nil, timeout: 10)
-        // Whether the GET finds the connection closed (EOF) or reset on sending, it goes
-        // out again on a new connection.
+        #expect(try await session.request(method: "PUT", target: "/vm.resize", body: nil, timeout: 10).status == 204)
         let info = try await session.request(method: "GET", target: "/vm.info", body: nil, timeout: 10)
         #expect(String(decoding: info.body, as: UTF8.self) == "/vm.info")
         #expect(accepted.value == 2)
     }
 
-    @Test("a PUT that finds the connection closed is not sent twice: its failure is the caller's")
+    @Test("a connection the peer closed while idle is seen before the next request, a PUT included: it goes out on a new one")
+    func idleCloseSeenBeforeSending() async throws {
+        let accepted = Counter(), closed = Counter()
+        let listener = try Listener(serve: { accepted.add(); Self.serve($0, closeAfter: 1); closed.add() })
+        defer { listener.close() }
+        let session = UnixHTTP.Session(socket: listener.path)
+        defer { session.close() }
+        _ = try await session.request(method: "PUT", target: "/vm.resize", body: nil, timeout: 10)
+        let deadline = Date().addingTimeInterval(10)
+        while closed.value < 1 && Date() < deadline { try await Task.sleep(nanoseconds: 1_000_000) }
+        #expect(closed.value == 1, "the peer never closed")
+        let second = try await session.request(method: "PUT", target: "/vm.pause", body: nil, timeout: 10)
+        #expect(String(decoding: second.body, as: UTF8.self) == "/vm.pause")
+        #expect(accepted.value == 2)
+    }
+
+    @Test("a PUT whose connection closes before its answer is not sent twice: its failure is the caller's")
     func putAfterPeerClosedFails() async throws {
         let accepted = Counter()
         let listener = try Listener(serve: { client in

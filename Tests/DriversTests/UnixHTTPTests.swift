@@ -29,18 +29,27 @@ struct UnixHTTPTests {
             #expect(bound == 0 && listen(fd, backlog) == 0)
             guard let serve else { return }
             let listening = fd
+            serving = true
             Thread {
                 while true {
                     let client = accept(listening, nil, nil)
-                    if client < 0 { return }  // closed by the test
+                    if client < 0 {  // shut down by the test
+                        Glibc.close(listening)
+                        return
+                    }
                     serve(client)
                 }
             }.start()
         }
 
+        /// Set when a thread serves the socket: that thread closes it, once it sees it shut
+        /// down. Closed here, its number could go to another test's listener while the thread
+        /// is still serving, and the thread would then accept that test's connections.
+        private var serving = false
+
         func close() {
             shutdown(fd, Int32(SHUT_RDWR))
-            Glibc.close(fd)
+            if !serving { Glibc.close(fd) }
             try? FileManager.default.removeItem(atPath: directory)
         }
     }

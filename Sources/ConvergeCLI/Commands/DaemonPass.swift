@@ -33,8 +33,11 @@ struct DaemonPass {
             try status.write(rows)
             lastRows.remember(version: version, observed: report.observed)
         }
-        report.phases.add("load specs", seconds: loaded.timeIntervalSince(loading))
-        report.phases.add("status files", seconds: Date().timeIntervalSince(writing))
+        var phases = PhaseTimes()
+        phases.add("load specs", seconds: loaded.timeIntervalSince(loading))
+        for (phase, seconds) in report.phases.seconds { phases.add(phase, seconds: seconds) }
+        phases.add("status files", seconds: Date().timeIntervalSince(writing))
+        report.phases = phases
         metrics.record(report, seconds: Date().timeIntervalSince(started), specsValid: specs.isValid)
         // A pass frees most of what it allocated, across the threads' malloc arenas; give it
         // back, or the daemon's resident size creeps up over hours of churn.

@@ -23,14 +23,15 @@ struct NaiveRunner {
         let files = try socketFiles(sockets, expected: expected)
         let answer = NSTemporaryDirectory() + "converge-naive-\(getpid()).json"
         defer { unlink(answer) }
-        var balloons: [String: Int] = [:]
+        var answers: [String: Data] = [:]
         let figure = try timed {
             for file in files {
                 try call(["-sf", "-o", answer, "--unix-socket", "\(sockets)/\(file)", "http://localhost/api/v1/vm.info"], "vm.info on \(file)")
-                balloons[file] = Self.balloonSize(inVmInfo: answer)
+                answers[file] = FileManager.default.contents(atPath: answer)
             }
         }
-        return (figure, balloons)
+        // Read after the clock stops: the naive pass is the asking, not our parsing.
+        return (figure, answers.compactMapValues(Self.balloonSize(inVmInfo:)))
     }
 
     /// The naive balloon pass: `curl vm.resize` to each guest's balloon size, then
@@ -56,12 +57,17 @@ struct NaiveRunner {
         let qemuImg = Executables.find("qemu-img") ?? "/usr/bin/qemu-img"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var spawned: [pid_t] = []
-        defer {
+        func stopAll() {
             for pid in spawned { kill(pid, SIGKILL) }
             for pid in spawned { var status: Int32 = 0; while waitpid(pid, &status, 0) < 0 && errno == EINTR {} }
+            spawned = []
+        }
+        defer {
+            stopAll()
             try? FileManager.default.removeItem(atPath: directory)
         }
-        return try timed {
+        let cpuBefore = TimedChild.childrenCPU()
+        var figure = try timed {
             for i in 0..<count {
                 let disk = "\(directory)/naive-\(i).qcow2", socket = "\(directory)/naive-\(i).sock"
                 try run([qemuImg, "create", "-q", "-f", "qcow2", "-b", baseImage, "-F", "qcow2", disk], "qemu-img create \(disk)")
@@ -74,6 +80,10 @@ struct NaiveRunner {
                 try call(["-sf", "-X", "PUT", "--unix-socket", socket, "http://localhost/api/v1/vm.boot"], "vm.boot on \(socket)")
             }
         }
+        // The VMMs' CPU counts once they are reaped.
+        stopAll()
+        figure.cpuSeconds = TimedChild.childrenCPU() - cpuBefore
+        return figure
     }
 
     // MARK: - Specs
@@ -118,9 +128,8 @@ struct NaiveRunner {
         return Figure(seconds: TimedChild.monotonic() - t, cpuSeconds: TimedChild.childrenCPU() - cpu)
     }
 
-    private static func balloonSize(inVmInfo path: String) -> Int? {
-        guard let data = FileManager.default.contents(atPath: path),
-              let info = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+    private static func balloonSize(inVmInfo data: Data) -> Int? {
+        guard let info = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let config = info["config"] as? [String: Any], let balloon = config["balloon"] as? [String: Any] else { return nil }
         return (balloon["size"] as? NSNumber)?.intValue
     }

@@ -202,7 +202,7 @@ enum UnixHTTP {
             throw UnixHTTPError.malformedResponse("status line '\(String(decoding: statusLine, as: UTF8.self))'")
         }
         var contentLength: Int?
-        var closes = false
+        var close = false, keepAlive = false, chunked = false
         for line in lines {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
             let value = line[line.index(after: colon)...].drop { $0 == 32 || $0 == 9 }
@@ -213,10 +213,19 @@ enum UnixHTTP {
                 }
                 contentLength = length
             } else if isName(line[..<colon], "connection") {
-                closes = text.lowercased().split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "close" }
+                let options = text.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                close = close || options.contains("close")
+                keepAlive = keepAlive || options.contains("keep-alive")
+            } else if isName(line[..<colon], "transfer-encoding") {
+                chunked = true
             }
         }
-        return (code, contentLength, closes)
+        // An HTTP/1.0 peer keeps a connection only when it says so. A chunked body (which
+        // no VMM or agent sends) is read to the end, as one without a length, and ends the
+        // connection.
+        let http10 = parts[0].elementsEqual("HTTP/1.0".utf8)
+        let closes = close || chunked || (http10 && !keepAlive)
+        return (code, chunked ? nil : contentLength, closes)
     }
 
     /// A header name compared without case; `lowercase` is in lower case.
