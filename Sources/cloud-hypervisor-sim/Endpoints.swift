@@ -36,6 +36,14 @@ final class Endpoints {
         self.stateErrorStatus = stateErrorStatus
     }
 
+    /// How each known endpoint is called; one lookup instead of one per set.
+    private static let routes: [String: String] = {
+        var routes: [String: String] = [:]
+        for name in getEndpoints { routes[name] = "GET" }
+        for name in putEndpoints.union(unsupportedEndpoints) { routes[name] = "PUT" }
+        return routes
+    }()
+
     /// The endpoint name of a path (`/api/v1/vm.boot` → `vm.boot`), or nil outside the API.
     static func endpoint(of path: String) -> String? {
         guard path.hasPrefix(basePath) else { return nil }
@@ -47,13 +55,9 @@ final class Endpoints {
     ///
     /// - Returns: the response and what to do once it is sent.
     func handle(_ request: HTTPRequest) -> (HTTPResponse, AfterReply) {
-        guard let endpoint = Self.endpoint(of: request.path),
-            Self.getEndpoints.contains(endpoint) || Self.putEndpoints.contains(endpoint)
-                || Self.unsupportedEndpoints.contains(endpoint)
-        else {
+        guard let endpoint = Self.endpoint(of: request.path), let expected = Self.routes[endpoint] else {
             return (.error(404, ["Unknown endpoint \(request.path)"]), .nothing)
         }
-        let expected = Self.getEndpoints.contains(endpoint) ? "GET" : "PUT"
         guard request.method == expected else {
             return (.error(400, ["Invalid method \(request.method) for \(endpoint): expected \(expected)"]), .nothing)
         }
@@ -66,8 +70,8 @@ final class Endpoints {
 
     private func dispatch(_ endpoint: String, _ body: [UInt8]) throws(APIError) -> (HTTPResponse, AfterReply) {
         switch endpoint {
-        case "vmm.ping": return (.ok(Self.ping()), .nothing)
-        case "vm.info": return (.ok(try vmm.info()), .nothing)
+        case "vmm.ping": return (HTTPResponse(status: 200, body: Self.pingBody), .nothing)
+        case "vm.info": return (HTTPResponse(status: 200, body: try vmm.infoBody()), .nothing)
         case "vm.counters": return (.ok(try vmm.counters()), .nothing)
         case "vmm.shutdown":
             vmm.delete()
@@ -93,6 +97,9 @@ final class Endpoints {
         }
         return (.noContent, .nothing)
     }
+
+    /// The `vmm.ping` body: nothing in it changes while the process lives.
+    private static let pingBody = JSONWriter.compact(ping())
 
     /// `vmm.ping`: `VmmPingResponse` with this process's pid.
     static func ping() -> JSONValue {

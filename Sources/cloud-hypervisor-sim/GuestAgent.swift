@@ -28,7 +28,7 @@ struct GuestAgent: Sendable {
     func respond(to request: HTTPRequest, config: JSONValue) -> HTTPResponse {
         guard request.path == "/memory-stats" else { return HTTPResponse(status: 404, body: nil) }
         guard request.method == "GET" else { return HTTPResponse(status: 405, body: nil) }
-        return HTTPResponse(status: 200, body: GuestMemory(config: config, used: used()).json)
+        return HTTPResponse(status: 200, body: Array(GuestMemory(config: config, used: used()).json.utf8))
     }
 
     /// The guest's used memory: `usedFile` when it holds a decimal byte count (an optional

@@ -3,21 +3,9 @@ struct HTTPRequest: Equatable, Sendable {
     var method: String
     /// The target without a query string, e.g. `/api/v1/vm.boot`.
     var path: String
-    var headers: [(name: String, value: String)]
     var body: [UInt8]
     /// False after `Connection: close` (or HTTP/1.0 without `keep-alive`).
     var keepAlive: Bool
-
-    static func == (lhs: HTTPRequest, rhs: HTTPRequest) -> Bool {
-        lhs.method == rhs.method && lhs.path == rhs.path && lhs.body == rhs.body && lhs.keepAlive == rhs.keepAlive
-            && lhs.headers.map(\.name) == rhs.headers.map(\.name) && lhs.headers.map(\.value) == rhs.headers.map(\.value)
-    }
-
-    /// The value of the first header named `name` (case-insensitive).
-    func header(_ name: String) -> String? {
-        let lowered = name.lowercased()
-        return headers.first { $0.name.lowercased() == lowered }?.value
-    }
 }
 
 /// An incremental HTTP/1.x request parser over a connection's input buffer.
@@ -43,59 +31,46 @@ enum HTTPParser {
             return buffer.count > maximumHeaderBytes ? .malformed("request header too large") : .incomplete
         }
         guard headerEnd <= maximumHeaderBytes else { return .malformed("request header too large") }
-        guard let head = String(validating: buffer[0..<headerEnd], as: UTF8.self) else {
-            return .malformed("request header is not UTF-8")
+        let parsed = buffer.withUnsafeBufferPointer { all in
+            let head = UnsafeBufferPointer(rebasing: all[0..<headerEnd])
+            // Plain ASCII (every real client) is read byte by byte; anything else takes the
+            // `String` route, whose Unicode rules (graphemes, case mapping) decide those cases.
+            return head.allSatisfy({ $0 < 0x80 }) ? HTTPHead.parseASCII(head) : HTTPHead.parseText(head)
         }
-        var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
-        let requestLine = lines.removeFirst()
-        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 3 else { return .malformed("invalid request line") }
-        let (method, target, version) = (parts[0], parts[1], parts[2])
-        guard !method.isEmpty, method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
-            return .malformed("invalid method")
+        let head: HTTPHead
+        switch parsed {
+        case .failure(let failure): return .malformed(failure.reason)
+        case .success(let parsedHead): head = parsedHead
         }
-        guard version == "HTTP/1.1" || version == "HTTP/1.0" else { return .malformed("unsupported HTTP version") }
-        guard target.hasPrefix("/") else { return .malformed("invalid request target") }
-
-        var headers: [(name: String, value: String)] = []
-        for line in lines where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { return .malformed("invalid header line") }
-            let name = String(line[..<colon])
-            guard !name.isEmpty, !name.contains(" ") else { return .malformed("invalid header name") }
-            let value = line[line.index(after: colon)...].trimmingSpaces()
-            headers.append((name, value))
-        }
-        var request = HTTPRequest(
-            method: method, path: String(target.split(separator: "?", maxSplits: 1).first ?? ""),
-            headers: headers, body: [], keepAlive: version == "HTTP/1.1")
-        if let connection = request.header("Connection")?.lowercased() {
-            if connection.contains("close") { request.keepAlive = false }
-            if connection.contains("keep-alive") { request.keepAlive = true }
-        }
-        if request.header("Transfer-Encoding") != nil { return .malformed("Transfer-Encoding is not supported") }
+        if head.hasTransferEncoding { return .malformed("Transfer-Encoding is not supported") }
 
         let bodyStart = headerEnd + 4
         var length = 0
-        let lengths = headers.filter { $0.name.lowercased() == "content-length" }.map(\.value)
-        if let first = lengths.first {
-            guard lengths.allSatisfy({ $0 == first }), !first.isEmpty, first.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-                first.count <= 9, let n = Int(first)
-            else { return .malformed("invalid Content-Length") }
+        switch head.contentLength {
+        case .absent: break
+        case .invalid: return .malformed("invalid Content-Length")
+        case .bytes(let n):
             guard n <= maximumBodyBytes else { return .malformed("body too large") }
             length = n
         }
         guard buffer.count >= bodyStart + length else { return .incomplete }
-        request.body = Array(buffer[bodyStart..<bodyStart + length])
+        let request = HTTPRequest(
+            method: head.method, path: head.path, body: Array(buffer[bodyStart..<bodyStart + length]),
+            keepAlive: head.keepAlive)
         return .request(request, consumed: bodyStart + length)
     }
 
+    /// The offset of the first `\r\n\r\n`.
     private static func findHeaderEnd(_ buffer: [UInt8]) -> Int? {
-        guard buffer.count >= 4 else { return nil }
-        for i in 0...(buffer.count - 4)
-        where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 {
-            return i
+        buffer.withUnsafeBufferPointer { bytes in
+            guard bytes.count >= 4 else { return nil }
+            var i = 0
+            while i <= bytes.count - 4 {
+                if bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 { return i }
+                i += 1
+            }
+            return nil
         }
-        return nil
     }
 }
 

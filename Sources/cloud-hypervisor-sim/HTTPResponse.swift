@@ -1,8 +1,8 @@
 /// One HTTP response as Cloud Hypervisor's micro_http server writes it.
 struct HTTPResponse: Equatable, Sendable {
     var status: Int
-    /// A JSON body, or nil for `204 No Content`.
-    var body: String?
+    /// A JSON body (UTF-8), or nil for `204 No Content`.
+    var body: [UInt8]?
 
     /// `204 No Content`.
     static let noContent = HTTPResponse(status: 204, body: nil)
@@ -17,22 +17,29 @@ struct HTTPResponse: Equatable, Sendable {
         HTTPResponse(status: status, body: JSONWriter.errorBody(messages))
     }
 
-    /// The bytes on the wire.
+    /// Appends the bytes on the wire to `out` (a connection's output buffer), with no
+    /// intermediate copies.
     ///
     /// - Parameters:
     ///   - close: whether the server closes the connection after this response.
     ///   - server: the `Server` header (the guest agent is not Cloud Hypervisor).
-    func serialized(close: Bool, server: String = "Cloud Hypervisor API") -> [UInt8] {
-        var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
-        head += "Server: \(server)\r\n"
-        head += "Connection: \(close ? "close" : "keep-alive")\r\n"
+    func write(to out: inout [UInt8], close: Bool, server: String = "Cloud Hypervisor API") {
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(Int64(status), to: &out)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: Self.reason(status).utf8)
+        out.append(contentsOf: "\r\nServer: ".utf8)
+        out.append(contentsOf: server.utf8)
+        out.append(contentsOf: (close ? "\r\nConnection: close\r\n" : "\r\nConnection: keep-alive\r\n").utf8)
         if let body {
-            head += "Content-Type: application/json\r\n"
-            head += "Content-Length: \(body.utf8.count)\r\n\r\n"
-            return Array(head.utf8) + Array(body.utf8)
+            out.append(contentsOf: "Content-Type: application/json\r\nContent-Length: ".utf8)
+            appendDecimal(Int64(body.count), to: &out)
+            out.append(contentsOf: "\r\n\r\n".utf8)
+            out.append(contentsOf: body)
+            return
         }
-        if status != 204 { head += "Content-Length: 0\r\n" }
-        return Array((head + "\r\n").utf8)
+        if status != 204 { out.append(contentsOf: "Content-Length: 0\r\n".utf8) }
+        out.append(contentsOf: "\r\n".utf8)
     }
 
     private static func reason(_ status: Int) -> String {

@@ -1,5 +1,6 @@
-/// Test-only fault and behaviour knobs, read from the environment once at start
-/// (except the per-endpoint delays, read when a request arrives).
+/// Test-only fault and behaviour knobs, read from the environment once at start. Per-endpoint
+/// delays are read at start for the known endpoints and when a request arrives for others (the
+/// process never changes its own environment, so both read the same value).
 struct Knobs: Sendable {
     /// `CH_SIM_STATE_ERROR_STATUS`: 500 (default, what the server code sends) or 405 (the OpenAPI file).
     var stateErrorStatus = 500
@@ -28,6 +29,9 @@ struct Knobs: Sendable {
     /// `CH_SIM_RESIZE_DROPS_RAM=1`: a booted VM answers `desired_ram` with 204 but keeps its
     /// memory (a fault, so a caller's verify step can be tested).
     var resizeDropsRAM = false
+    /// `CH_SIM_DELAY_MS_<ENDPOINT>` of every known endpoint, 0 when unset: looking it up per
+    /// request cost more than the request.
+    var knownDelays: [String: Int] = [:]
 
     /// An environment variable with an unusable value.
     struct Invalid: Error, Sendable, CustomStringConvertible {
@@ -68,7 +72,15 @@ struct Knobs: Sendable {
             guard isDecimal(raw), let bytes = Int64(raw) else { throw Invalid(name: "CH_SIM_GUEST_USED", value: raw) }
             knobs.guestUsedBytes = bytes
         }
+        for endpoint in Endpoints.getEndpoints.union(Endpoints.putEndpoints).union(Endpoints.unsupportedEndpoints) {
+            knobs.knownDelays[endpoint] = delayMilliseconds(for: endpoint)
+        }
         return knobs
+    }
+
+    /// The delay of `endpoint` (see `delayMilliseconds(for:)` below).
+    func delayMilliseconds(for endpoint: String) -> Int {
+        knownDelays[endpoint] ?? Self.delayMilliseconds(for: endpoint)
     }
 
     /// `CH_SIM_DELAY_MS_<ENDPOINT>` for an endpoint such as `vm.boot` (`CH_SIM_DELAY_MS_VM_BOOT`).

@@ -36,7 +36,9 @@ final class RequestLog {
                 entry["body_text"] = .string(String(decoding: request.body.prefix(4096), as: UTF8.self))
             }
         }
-        try? fd.writeAll(Array((JSONWriter.compact(.object(entry)) + "\n").utf8))
+        var line = JSONWriter.compact(.object(entry))
+        line.append(UInt8(ascii: "\n"))
+        try? fd.writeAll(line)
     }
 }
 
@@ -49,9 +51,9 @@ final class EventLog {
         fd = path.flatMap { try? FileDescriptor(path: $0, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o644) }
     }
 
-    /// Writes one line.
-    func write(_ line: String) {
+    /// Writes one line; the line is only built when there is a log to write it to.
+    func write(_ line: @autoclosure () -> String) {
         guard let fd else { return }
-        try? fd.writeAll(Array("cloud-hypervisor-sim[\(getpid())]: \(line)\n".utf8))
+        try? fd.writeAll(Array("cloud-hypervisor-sim[\(getpid())]: \(line())\n".utf8))
     }
 }

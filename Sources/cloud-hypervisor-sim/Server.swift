@@ -33,6 +33,10 @@ final class Server {
     private var timers: [Timer] = []
     /// The power button was pressed while the guest was paused; it acts after `vm.resume`.
     private var powerButtonPending = false
+    /// The `poll` set and the connection of each client entry, kept between passes so that a
+    /// pass of the loop allocates nothing.
+    private var pollSet: [pollfd] = []
+    private var polledIDs: [Int] = []
 
     init(
         socket: APISocket?, signals: SignalPipe, vmm: VirtualMachineMonitor, knobs: Knobs, noShutdown: Bool,
@@ -61,30 +65,32 @@ final class Server {
     /// Serves until the process exits.
     func run() -> Never {
         while true {
-            var fds: [pollfd] = [pollfd(fd: signals.readEnd.raw, events: Int16(POLLIN), revents: 0)]
-            if let socket { fds.append(pollfd(fd: socket.listener.raw, events: Int16(POLLIN), revents: 0)) }
-            let base = fds.count
-            let ids = Array(connections.keys)
-            for id in ids {
+            pollSet.removeAll(keepingCapacity: true)
+            pollSet.append(pollfd(fd: signals.readEnd.raw, events: Int16(POLLIN), revents: 0))
+            if let socket { pollSet.append(pollfd(fd: socket.listener.raw, events: Int16(POLLIN), revents: 0)) }
+            let base = pollSet.count
+            polledIDs.removeAll(keepingCapacity: true)
+            polledIDs.append(contentsOf: connections.keys)
+            for id in polledIDs {
                 let c = connections[id]!
                 var events: Int16 = 0
                 if !c.awaitingReply && !c.closeAfterFlush && !c.peerClosed { events |= Int16(POLLIN) }
                 if !c.output.isEmpty { events |= Int16(POLLOUT) }
-                fds.append(pollfd(fd: c.fd.raw, events: events, revents: 0))
+                pollSet.append(pollfd(fd: c.fd.raw, events: events, revents: 0))
             }
-            let vsockBase = fds.count
-            let vsockRound = vsock.prepare()
-            fds += vsockRound.descriptors
-            let rc = poll(&fds, nfds_t(fds.count), pollTimeout())
+            let vsockBase = pollSet.count
+            let vsockRound = vsock.prepare(appendingTo: &pollSet)
+            let rc = poll(&pollSet, nfds_t(pollSet.count), pollTimeout())
             if rc == -1 {
                 if errno == EINTR { continue }
                 printError("cloud-hypervisor-sim: poll: \(osErrorText(errno))")
                 terminate(1)
             }
+            let fds = pollSet
             if fds[0].revents != 0 { handleSignals() }
             fireDueTimers()
             if let socket, fds[1].revents != 0 { acceptAll(socket.listener.raw) }
-            for (offset, id) in ids.enumerated() {
+            for (offset, id) in polledIDs.enumerated() {
                 guard let c = connections[id] else { continue }
                 service(c, revents: fds[base + offset].revents, requested: fds[base + offset].events)
             }
@@ -93,7 +99,7 @@ final class Server {
     }
 
     private func pollTimeout() -> Int32 {
-        guard let next = timers.map(\.deadline).min() else { return -1 }
+        guard !timers.isEmpty, let next = timers.map(\.deadline).min() else { return -1 }
         return Int32(clamping: max(0, next - monotonicMilliseconds()))
     }
 
@@ -143,7 +149,7 @@ final class Server {
                 return
             case .malformed(let reason):
                 c.input.removeAll()
-                c.output += HTTPResponse.error(400, ["Malformed HTTP request", reason]).serialized(close: true)
+                HTTPResponse.error(400, ["Malformed HTTP request", reason]).write(to: &c.output, close: true)
                 c.closeAfterFlush = true
                 eventLog.write("malformed request: \(reason)")
                 return
@@ -156,12 +162,12 @@ final class Server {
 
     private func dispatch(_ request: HTTPRequest, on c: Connection) {
         let endpoint = Endpoints.endpoint(of: request.path) ?? ""
-        if knobs.exitOn.contains(endpoint) {
+        if !knobs.exitOn.isEmpty && knobs.exitOn.contains(endpoint) {
             requestLog?.record(request, status: nil)
             eventLog.write("crashing on \(endpoint) (CH_SIM_EXIT_ON)")
             _exit(1)
         }
-        let delay = endpoint.isEmpty ? 0 : Knobs.delayMilliseconds(for: endpoint)
+        let delay = endpoint.isEmpty ? 0 : knobs.delayMilliseconds(for: endpoint)
         if delay > 0 {
             c.awaitingReply = true
             timers.append(Timer(deadline: monotonicMilliseconds() + Int64(delay), action: .delayedRequest(connectionID: c.id, request: request)))
@@ -174,7 +180,7 @@ final class Server {
         let (response, after) = endpoints.handle(request)
         requestLog?.record(request, status: response.status)
         eventLog.write("\(request.method) \(request.path) -> \(response.status)")
-        if request.path.hasSuffix("/vm.resume"), response.status == 204, powerButtonPending {
+        if powerButtonPending, response.status == 204, request.path.hasSuffix("/vm.resume") {
             powerButtonPending = false
             schedulePowerOff()
         }
@@ -184,7 +190,7 @@ final class Server {
             return
         }
         c.awaitingReply = false
-        c.output += response.serialized(close: !request.keepAlive)
+        response.write(to: &c.output, close: !request.keepAlive)
         if !request.keepAlive { c.closeAfterFlush = true }
         if after == .exitProcess { c.exitAfterFlush = true }
     }
@@ -192,6 +198,7 @@ final class Server {
     // MARK: - Timers
 
     private func fireDueTimers() {
+        guard !timers.isEmpty else { return }
         let now = monotonicMilliseconds()
         let due = timers.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }
         guard !due.isEmpty else { return }

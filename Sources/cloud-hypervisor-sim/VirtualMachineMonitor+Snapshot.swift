@@ -55,8 +55,8 @@ extension VirtualMachineMonitor {
             "balloon": .object(["size": .int(memory.balloon)]),
         ])
         do {
-            try Files.write("\(directory)/\(SnapshotLayout.config)", Array(JSONWriter.pretty(config).utf8))
-            try Files.write("\(directory)/\(SnapshotLayout.state)", Array(JSONWriter.pretty(state).utf8))
+            try Files.write("\(directory)/\(SnapshotLayout.config)", JSONWriter.pretty(config))
+            try Files.write("\(directory)/\(SnapshotLayout.state)", JSONWriter.pretty(state))
             try Files.writeSparse("\(directory)/\(SnapshotLayout.memory)", size: memory.configuredTotal)
         } catch {
             throw APIError(.failed, action, "Failed to write snapshot: \(error)")

@@ -31,9 +31,12 @@ final class VirtualMachineMonitor {
     }
 
     /// The stored, normalised `VmConfig`; nil before `vm.create`/`vm.restore` and after `vm.delete`.
-    private(set) var config: JSONValue?
+    private(set) var config: JSONValue? { didSet { infoCache = nil } }
     /// The booted VM; nil when not booted.
-    private(set) var vm: BootedVM?
+    private(set) var vm: BootedVM? { didSet { infoCache = nil } }
+    /// The `vm.info` body while `config` and `vm` stay as they are: it depends on nothing else,
+    /// and callers poll it far more often than anything changes.
+    private var infoCache: [UInt8]?
     /// Whether disk images get advisory locks.
     let lockDisks: Bool
     /// Whether `memory_restore_mode: ondemand` can work (userfaultfd available).
@@ -210,6 +213,16 @@ final class VirtualMachineMonitor {
             "memory_actual_size": .int(actual),
             "device_tree": vm != nil ? deviceTree(config) : .object([:]),
         ])
+    }
+
+    /// `info()` as the response body, kept until the config or the VM changes.
+    ///
+    /// - Throws: 404 without a config.
+    func infoBody() throws(APIError) -> [UInt8] {
+        if let infoCache { return infoCache }
+        let body = JSONWriter.compact(try info())
+        infoCache = body
+        return body
     }
 
     /// `vm.counters`: zeroed per-device counters of the booted VM.

@@ -30,14 +30,12 @@ final class VsockMuxer {
         }
     }
 
-    /// The descriptors of one pass of the poll loop. The device is held weakly: a VM dropped
+    /// What one pass of the poll loop polls. The device is held weakly: a VM dropped
     /// during the pass closes its listener at once, before the API reply goes out, and a
     /// listener number reused meanwhile is not mistaken for it.
     struct Round {
         fileprivate weak var device: VsockDevice?
         fileprivate let ids: [Int]
-        /// Appended to the loop's `poll` set: the listener (if any), then one per connection.
-        let descriptors: [pollfd]
     }
 
     private let vmm: VirtualMachineMonitor
@@ -56,17 +54,20 @@ final class VsockMuxer {
     // MARK: - Poll loop
 
     /// Catches up with the VM (closes connections of a gone guest, serves held ones after a
-    /// resume) and lists what to poll.
-    func prepare() -> Round {
+    /// resume) and appends what to poll to the loop's `poll` set: the listener (if any), then
+    /// one entry per connection.
+    func prepare(appendingTo descriptors: inout [pollfd]) -> Round {
         let vm = vmm.vm
+        // No device and no connections (no vsock configured): nothing to catch up with.
+        if sessions.isEmpty && vm?.vsock == nil { return Round(device: nil, ids: []) }
         let stale = sessions.filter { vm?.vsock == nil || $0.value.generation != vm?.guestGeneration }.keys
         for id in stale { drop(id) }
         for id in Array(sessions.keys) {
             advance(id)
             settle(id)
         }
-        guard let device = vm?.vsock else { return Round(device: nil, ids: [], descriptors: []) }
-        var descriptors = [pollfd(fd: device.listener.raw, events: Int16(POLLIN), revents: 0)]
+        guard let device = vm?.vsock else { return Round(device: nil, ids: []) }
+        descriptors.append(pollfd(fd: device.listener.raw, events: Int16(POLLIN), revents: 0))
         let ids = Array(sessions.keys)
         for id in ids {
             let c = sessions[id]!.connection
@@ -75,7 +76,7 @@ final class VsockMuxer {
             if !c.output.isEmpty { events |= Int16(POLLOUT) }
             descriptors.append(pollfd(fd: c.fd.raw, events: events, revents: 0))
         }
-        return Round(device: device, ids: ids, descriptors: descriptors)
+        return Round(device: device, ids: ids)
     }
 
     /// Handles what `poll` reported for `round`'s descriptors.
@@ -164,12 +165,12 @@ final class VsockMuxer {
                 return
             case .malformed:
                 c.input.removeAll()
-                c.output += HTTPResponse(status: 400, body: nil).serialized(close: true, server: GuestAgent.serverName)
+                HTTPResponse(status: 400, body: nil).write(to: &c.output, close: true, server: GuestAgent.serverName)
                 c.closeAfterFlush = true
             case .request(let request, let consumed):
                 c.input.removeFirst(consumed)
                 let response = agent.respond(to: request, config: config)
-                c.output += response.serialized(close: !request.keepAlive, server: GuestAgent.serverName)
+                response.write(to: &c.output, close: !request.keepAlive, server: GuestAgent.serverName)
                 if !request.keepAlive { c.closeAfterFlush = true }
             }
         }
