@@ -41,6 +41,16 @@ struct PlannerTests {
         #expect(chain == ["c-root", "b-child", "a-grandchild"])
     }
 
+    @Test("the plan lists each kind by name, in String order, whatever the names' length and shared start")
+    func nameOrder() {
+        // Names that share their first 16 bytes, are prefixes of each other, or differ only past byte 8.
+        let names = ["sandbox-long-name-b", "sandbox-long-name-a", "sandbox-long-name", "sandbox-long-nam", "sandbox-l",
+                     "sandbox-", "sandbox", "s", "z", "0", "9-x", "sandbox-long-name-a1", "sandbox-long-name-a0"]
+        let p = plan(names.map { Build.sandbox($0) } + [Build.pool("zz-pool"), Build.policy("a-policy")])
+        #expect(p.actions.map(\.id.name) == ["zz-pool", "a-policy"] + names.sorted())
+        #expect(p.actions.map(\.id) == p.actions.map(\.id).sorted())
+    }
+
     @Test("a converged host plans nothing")
     func noChanges() {
         let web = Build.sandbox("web")

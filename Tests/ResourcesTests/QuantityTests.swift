@@ -6,12 +6,17 @@ struct QuantityTests {
     @Test("Kubernetes suffixes parse exactly", arguments: [
         ("512Mi", Int64(512) << 20), ("2Gi", Int64(2) << 30), ("1G", 1_000_000_000), ("1500M", 1_500_000_000),
         ("1.5Gi", Int64(3) << 29), ("4096", 4096), ("1Ti", Int64(1) << 40),
+        ("007Mi", Int64(7) << 20), ("0.5Ki", 512), ("1.25k", 1250), ("2P", 2_000_000_000_000_000), ("7Ei", Int64(7) << 60),
+        ("9223372036854775807", Int64.max),
     ])
     func parses(text: String, bytes: Int64) {
         #expect(Quantity(parsing: text)?.bytes == bytes)
     }
 
-    @Test("malformed quantities are rejected", arguments: ["", "Gi", "2 Gi", "-1Gi", "2GB", "1.5", "0.1Ki", "1..2Gi", "abc", "99999999999Ei"])
+    @Test("malformed quantities are rejected", arguments: ["", "Gi", "2 Gi", "-1Gi", "2GB", "1.5", "0.1Ki", "1..2Gi", "abc", "99999999999Ei",
+                                                 // past Int64, by the whole, the suffix or the fraction (never a crash)
+                                                 "9223372036854775808", "8Ei", "7.99999999999999999Ei", "1.0000000000000000001Gi",
+                                                 ".5Gi", "5.Gi", "Mi", "i", "1i", "1Ki2", "1Kb", "1 Ki", "１Gi", "1E"])
     func rejects(text: String) {
         #expect(Quantity(parsing: text) == nil)
     }

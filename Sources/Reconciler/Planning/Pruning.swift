@@ -15,7 +15,8 @@ enum Pruning {
         var actions: [Action] = []
         var findings: [Finding] = []
         var doomedSandboxes: [String] = []
-        for name in observed.sandboxes.keys.sorted() where desired[ResourceID(.sandbox, name)] == nil {
+        // Only what no spec names is sorted: a converged host has thousands of sandboxes and no destroy.
+        for name in observed.sandboxes.keys.filter({ desired[ResourceID(.sandbox, $0)] == nil }).sorted() {
             doomedSandboxes.append(name)
             actions.append(Action(ResourceID(.sandbox, name), .destroy, reason: "no spec names it"))
         }
@@ -58,6 +59,8 @@ enum Pruning {
     static func guardDestroys(_ actions: [Action], sandboxCount: Int, options: PlanOptions) -> (kept: [Action], heldBack: [Action]) {
         guard !options.force else { return (actions, []) }
         let limit = options.maxDestroy ?? defaultLimit(sandboxCount: sandboxCount)
+        // Nothing is held back while the destructive actions fit: the plan is kept whole.
+        if actions.lazy.filter(\.isDestructive).count <= limit { return (actions, []) }
         var destructive = 0
         var kept: [Action] = []
         var heldBack: [Action] = []

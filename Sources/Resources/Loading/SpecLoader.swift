@@ -32,39 +32,40 @@ public enum SpecLoader {
         var decoded: [DecodedResource] = []
         decoded.reserveCapacity(files.reduce(0) { $0 + $1.decoded.count })
         var diagnostics: [Diagnostic] = []
-        // What every file declares, valid or not: one set, made once.
-        var declared = Set<ResourceID>(minimumCapacity: decoded.capacity)
+        // Documents that name a resource but did not decode: with the decoded ones, what
+        // the directory declares. Usually none, so the ten thousand decoded ones are hashed
+        // once, by the validator.
+        var undecoded: Set<ResourceID> = []
         var texts: [String: String] = [:]
         for file in files {
             decoded += file.decoded
             diagnostics += file.diagnostics
-            declared.formUnion(file.declared)
+            undecoded.formUnion(file.undecoded)
             if let text = file.text { texts[file.name] = text }
         }
-        diagnostics += CrossValidator.validate(decoded, declared: declared)
+        let checked = CrossValidator.validate(decoded, undecoded: undecoded)
+        diagnostics += checked.diagnostics
 
         let invalid = Set(diagnostics.map(\.file))
-        var resources: [ResourceID: Resource] = [:]
-        resources.reserveCapacity(decoded.count)
+        // The validator's index already holds each identity's first resource: its table is
+        // reused as is, not hashed again.
+        var resources = checked.first.mapValues { decoded[$0].resource }
+        if !invalid.isEmpty { resources = resources.filter { !invalid.contains($0.value.origin.file) } }
         // CONTRACT §1: `network.pool` defaults to the TapPool named "default", when there is
         // one, for runtimes that run in a pool's slots.
-        let hasDefaultPool = declared.contains(ResourceID(.tapPool, "default"))
-            || decoded.contains { $0.resource.id == ResourceID(.tapPool, "default") }
-        for i in decoded.indices where invalid.isEmpty || !invalid.contains(decoded[i].resource.origin.file) {
-            guard hasDefaultPool, case .sandbox(var spec) = decoded[i].resource.body, spec.networkPool == nil, SandboxRules.usesTapPools(spec.runtime) else {
-                resources[decoded[i].resource.id] = decoded[i].resource
-                continue
+        let defaultPool = ResourceID(.tapPool, "default")
+        if checked.first[defaultPool] != nil || undecoded.contains(defaultPool) {
+            for (id, resource) in resources {
+                guard case .sandbox(var spec) = resource.body, spec.networkPool == nil, SandboxRules.usesTapPools(spec.runtime) else { continue }
+                spec.networkPool = "default"
+                resources[id]!.body = .sandbox(spec)
             }
-            var resource = decoded[i].resource
-            spec.networkPool = "default"
-            resource.body = .sandbox(spec)
-            resources[resource.id] = resource
         }
         diagnostics.sort { ($0.file, $0.mark) < ($1.file, $1.mark) }
         diagnostics = capped(diagnostics)
         var set = SpecSet(
             directory: directory, resources: resources, diagnostics: diagnostics, invalidFiles: invalid,
-            declaredInInvalidFiles: files.reduce(into: Set()) { if invalid.contains($1.name) { $0.formUnion($1.declared) } },
+            declaredInInvalidFiles: files.reduce(into: Set()) { if invalid.contains($1.name) { $0.formUnion($1.decoded.map(\.resource.id) + $1.undecoded) } },
             fileCount: entries.count, sources: texts.filter { invalid.contains($0.key) })
         set.emptyIntended = FileManager.default.fileExists(atPath: "\(revision.root)/\(SpecSet.allowEmptyMarker)")
         return set
@@ -75,7 +76,8 @@ public enum SpecLoader {
         var name: String
         var text: String?
         var decoded: [DecodedResource] = []
-        var declared: Set<ResourceID> = []
+        /// Resources named by documents that did not decode (their kind and name read leniently).
+        var undecoded: [ResourceID] = []
         var diagnostics: [Diagnostic] = []
     }
 
@@ -103,8 +105,11 @@ public enum SpecLoader {
         do throws(Diagnostic) {
             for document in try YAMLReader.documents(in: result.text!, file: name) {
                 if case .scalar(let s) = document.root, s.isNull { continue }  // an empty `---` document
-                if let id = declaredID(document.root) { result.declared.insert(id) }
-                if let resource = SpecDecoder.decode(document, context) { result.decoded.append(resource) }
+                if let resource = SpecDecoder.decode(document, context) {
+                    result.decoded.append(resource)
+                } else if let id = declaredID(document.root) {
+                    result.undecoded.append(id)
+                }
             }
         } catch {
             context.error(error.mark, error.message)

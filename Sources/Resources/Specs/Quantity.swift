@@ -10,42 +10,85 @@ public struct Quantity: Hashable, Comparable, Sendable, Codable, CustomStringCon
 
     public var mebibytes: Int64 { bytes >> 20 }
 
-    private static let suffixes: [(String, Int64)] = [
-        ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40), ("Pi", 1 << 50), ("Ei", 1 << 60),
-        ("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000), ("T", 1_000_000_000_000), ("P", 1_000_000_000_000_000),
-    ]
-
     /// Parses `text`; nil when it is not a quantity or does not come to a whole number of bytes.
     public init?(parsing text: String) {
-        // Bytes throughout: a spec load parses thousands of these.
-        var digits = Array(text.utf8)
-        var multiplier: Int64 = 1
-        for (suffix, factor) in Self.suffixes where digits.count > suffix.utf8.count && digits.suffix(suffix.utf8.count).elementsEqual(suffix.utf8) {
-            digits.removeLast(suffix.utf8.count)
-            multiplier = factor
-            break
+        // One pass over the bytes, no allocation: a spec load parses tens of thousands.
+        var text = text
+        guard let bytes = text.withUTF8(Self.bytes(parsing:)) else { return nil }
+        self.bytes = bytes
+    }
+
+    /// `Ki` … `Ei` (powers of 1024); `k`, `M` … `P` (powers of 1000).
+    private static func binaryFactor(_ letter: UInt8) -> Int64? {
+        switch letter {
+        case UInt8(ascii: "K"): 1 << 10
+        case UInt8(ascii: "M"): 1 << 20
+        case UInt8(ascii: "G"): 1 << 30
+        case UInt8(ascii: "T"): 1 << 40
+        case UInt8(ascii: "P"): 1 << 50
+        case UInt8(ascii: "E"): 1 << 60
+        default: nil
         }
-        let isDigit: (UInt8) -> Bool = { $0 >= 0x30 && $0 <= 0x39 }
-        let dots = digits.indices.filter { digits[$0] == 0x2e }
-        guard !digits.isEmpty, dots.count <= 1, digits.allSatisfy({ isDigit($0) || $0 == 0x2e }),
-              digits.first != 0x2e, digits.last != 0x2e
-        else { return nil }
-        let wholeDigits = digits[..<(dots.first ?? digits.count)]
-        guard let whole = Int64(String(decoding: wholeDigits, as: UTF8.self)) else { return nil }
+    }
+
+    private static func decimalFactor(_ letter: UInt8) -> Int64? {
+        switch letter {
+        case UInt8(ascii: "k"): 1_000
+        case UInt8(ascii: "M"): 1_000_000
+        case UInt8(ascii: "G"): 1_000_000_000
+        case UInt8(ascii: "T"): 1_000_000_000_000
+        case UInt8(ascii: "P"): 1_000_000_000_000_000
+        default: nil
+        }
+    }
+
+    private static func bytes(parsing text: UnsafeBufferPointer<UInt8>) -> Int64? {
+        // The suffix, when at least one byte comes before it.
+        var end = text.count
+        var multiplier: Int64 = 1
+        if end > 2, text[end - 1] == UInt8(ascii: "i"), let factor = binaryFactor(text[end - 2]) {
+            multiplier = factor
+            end -= 2
+        } else if end > 1, let factor = decimalFactor(text[end - 1]) {
+            multiplier = factor
+            end -= 1
+        }
+        // Digits with at most one dot, neither first nor last.
+        guard end > 0, text[0] != UInt8(ascii: "."), text[end - 1] != UInt8(ascii: ".") else { return nil }
+        var whole: Int64 = 0
+        var fraction: Int64 = 0
+        var fractionDigits = 0
+        var seenDot = false
+        for i in 0..<end {
+            let c = text[i]
+            if c == UInt8(ascii: ".") {
+                guard !seenDot else { return nil }
+                seenDot = true
+                continue
+            }
+            guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+            let digit = Int64(c - UInt8(ascii: "0"))
+            if seenDot {
+                fractionDigits += 1
+                guard fractionDigits <= 18 else { return nil }
+                fraction = fraction * 10 + digit
+            } else {
+                let (times10, o1) = whole.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times10.addingReportingOverflow(digit)
+                guard !o1, !o2 else { return nil }
+                whole = sum
+            }
+        }
         let (scaled, overflow) = whole.multipliedReportingOverflow(by: multiplier)
         guard !overflow else { return nil }
-        var total = scaled
-        if let dot = dots.first {
-            // A fraction must come to whole bytes: 1.5Gi is fine, 1.5 (bytes) is not.
-            let fractionDigits = digits[(dot + 1)...]
-            guard fractionDigits.count <= 18, let fraction = Int64(String(decoding: fractionDigits, as: UTF8.self)) else { return nil }
-            var denominator: Int64 = 1
-            for _ in 0..<fractionDigits.count { denominator *= 10 }
-            let (numerator, overflow2) = fraction.multipliedReportingOverflow(by: multiplier)
-            guard !overflow2, numerator % denominator == 0 else { return nil }
-            total += numerator / denominator
-        }
-        self.bytes = total
+        guard fractionDigits > 0 else { return scaled }
+        // A fraction must come to whole bytes: 1.5Gi is fine, 1.5 (bytes) is not.
+        var denominator: Int64 = 1
+        for _ in 0..<fractionDigits { denominator *= 10 }
+        let (numerator, overflow2) = fraction.multipliedReportingOverflow(by: multiplier)
+        guard !overflow2, numerator % denominator == 0 else { return nil }
+        let (total, overflow3) = scaled.addingReportingOverflow(numerator / denominator)
+        return overflow3 ? nil : total
     }
 
     /// The shortest exact binary form: `2Gi`, `1536Mi`, `1000` bytes.

@@ -1,5 +1,6 @@
-/// The kind-specific part of a resource.
-public enum ResourceBody: Hashable, Sendable, Codable {
+/// The kind-specific part of a resource. Indirect: a spec is a few hundred bytes, and plans
+/// and spec sets copy resources and actions by the ten thousand; a box makes a copy a retain.
+public indirect enum ResourceBody: Hashable, Sendable, Codable {
     case sandbox(SandboxSpec)
     case snapshot(SnapshotSpec)
     case tapPool(TapPoolSpec)

@@ -6,7 +6,8 @@ public enum ResourceKind: String, Sendable, Codable, CaseIterable, Comparable {
     case sandbox = "Sandbox"
     case snapshot = "Snapshot"
 
-    private var order: Int {
+    /// The kind's place in that order, from 0.
+    public var order: Int {
         switch self {
         case .tapPool: 0
         case .balloonPolicy: 1

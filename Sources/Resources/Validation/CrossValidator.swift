@@ -7,8 +7,10 @@ enum CrossValidator {
     /// while anything is built on it); the plan refuses to make a clone without its origin.
     static let origins: Set<String> = ["spec.source.fork", "spec.source.snapshot", "spec.source.sandbox"]
 
-    /// - Parameter declared: every resource a file declares, valid or not.
-    static func validate(_ decoded: [DecodedResource], declared: Set<ResourceID>) -> [Diagnostic] {
+    /// - Parameter undecoded: resources named by documents that did not decode; with
+    ///   `decoded`, every resource the directory declares, valid or not.
+    /// - Returns: the diagnostics, and the position in `decoded` of each identity's first resource.
+    static func validate(_ decoded: [DecodedResource], undecoded: Set<ResourceID>) -> (diagnostics: [Diagnostic], first: [ResourceID: Int]) {
         var diagnostics: [Diagnostic] = []
         // Indices, not copies: ten thousand resources pass through here on every cold load.
         var first: [ResourceID: Int] = [:]
@@ -26,13 +28,20 @@ enum CrossValidator {
             }
         }
         let unique = duplicates.isEmpty ? decoded : decoded.indices.filter { !duplicates.contains($0) }.map { decoded[$0] }
+        // Thousands of sandboxes name the same few pools and policies: each name found is
+        // remembered, so it is looked up once.
+        var found: [ResourceID] = []
         for i in unique.indices {
             let id = unique[i].resource.id
             for ref in unique[i].references {
                 if ref.id == id {
                     diagnostics.append(Diagnostic(file: unique[i].resource.origin.file, mark: ref.mark, message: "\(ref.field) names this \(ref.id.kind.rawValue) itself"))
-                } else if !declared.contains(ref.id) && first[ref.id] == nil && !Self.origins.contains(ref.field) {
-                    let candidates = declared.union(first.keys).filter { $0.kind == ref.id.kind }.map(\.name).sorted()
+                } else if found.contains(ref.id) {
+                    continue
+                } else if first[ref.id] != nil || undecoded.contains(ref.id) {
+                    if found.count < 8 { found.append(ref.id) }
+                } else if !Self.origins.contains(ref.field) {
+                    let candidates = undecoded.union(first.keys).filter { $0.kind == ref.id.kind }.map(\.name).sorted()
                     let hint = candidates.isEmpty ? "no \(ref.id.kind.rawValue) is defined" : "defined: \(candidates.prefix(5).joined(separator: ", "))"
                     diagnostics.append(Diagnostic(file: unique[i].resource.origin.file, mark: ref.mark,
                                                   message: "\(ref.field) names \(ref.id.kind.rawValue) '\(ref.id.name)', which is not defined (\(hint))"))
@@ -42,7 +51,7 @@ enum CrossValidator {
         diagnostics += overlappingPools(unique)
         diagnostics += unsavableMemory(unique)
         diagnostics += cycles(unique)
-        return diagnostics
+        return (diagnostics, first)
     }
 
     private static func overlappingPools(_ decoded: [DecodedResource]) -> [Diagnostic] {

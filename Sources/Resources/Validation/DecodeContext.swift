@@ -38,7 +38,11 @@ struct FieldReader {
     }
 
     /// The first pair with `key` (the reader rejects duplicate keys; a caller may build one anyway).
-    private func position(_ key: String) -> Int? { pairs.firstIndex { $0.key.text == key } }
+    private func position(_ key: String) -> Int? {
+        // Lengths first: most keys of a mapping are not the one asked for.
+        let length = key.utf8.count
+        return pairs.firstIndex { $0.key.text.utf8.count == length && $0.key.text == key }
+    }
 
     private mutating func markTaken(_ i: Int) {
         if i < 64 { takenBits |= 1 << UInt64(i) } else { takenBeyond.insert(i) }

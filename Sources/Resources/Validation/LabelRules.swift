@@ -5,6 +5,10 @@
 public enum LabelRules {
     /// Why `key` is not a valid label key, or nil.
     public static func keyProblem(_ key: String) -> String? {
+        // Most keys have no prefix.
+        guard key.utf8.contains(UInt8(ascii: "/")) else {
+            return key.isEmpty ? "has an empty name" : nameProblem(Substring(key)).map { "has a name that \($0)" }
+        }
         let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let name = parts.count == 2 ? parts[1] : parts[0]
         if parts.count == 2 {

@@ -28,7 +28,7 @@ extension SpecDecoder {
             context.error(pairs[SpecLimits.maximumLabels].key.mark,
                           "metadata.labels has \(pairs.count) labels; at most \(SpecLimits.maximumLabels) are allowed (keep bulk data out of labels)")
         }
-        var labels: [String: String] = [:]
+        var labels = [String: String](minimumCapacity: min(pairs.count, SpecLimits.maximumLabels))
         for pair in pairs.prefix(SpecLimits.maximumLabels) {
             let key = pair.key.text
             if let problem = LabelRules.keyProblem(key) {

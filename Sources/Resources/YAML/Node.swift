@@ -20,7 +20,14 @@ public enum Node: Sendable, Equatable {
 
         /// `~`, `null`, or an empty plain scalar: YAML's null.
         public var isNull: Bool {
-            isPlain && (text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL")
+            guard isPlain else { return false }
+            // By length first: every field read asks, and most values are not null.
+            switch text.utf8.count {
+            case 0: return true
+            case 1: return text == "~"
+            case 4: return text == "null" || text == "Null" || text == "NULL"
+            default: return false
+            }
         }
     }
 

@@ -145,6 +145,8 @@ final class YAMLReader {
         case .mappingStart(let mark):
             try checkDepth(depth, at: mark)
             var pairs: [Node.Pair] = []
+            // Room for a spec's largest mapping at once: growing 1, 2, 4, 8 costs four allocations.
+            pairs.reserveCapacity(8)
             // Keys seen so far: a scan of the pairs while the mapping is small (most are),
             // an index once it is not.
             var seen: [String: Mark]?
@@ -158,7 +160,8 @@ final class YAMLReader {
                 if seen == nil && pairs.count >= 16 {
                     seen = Dictionary(pairs.map { ($0.key.text, $0.key.mark) }, uniquingKeysWith: { first, _ in first })
                 }
-                let first = seen.map { $0[key.text] } ?? pairs.first { $0.key.text == key.text }?.key.mark
+                let length = key.text.utf8.count
+                let first = seen.map { $0[key.text] } ?? pairs.first { $0.key.text.utf8.count == length && $0.key.text == key.text }?.key.mark
                 if let first {
                     throw Diagnostic(file: file, mark: key.mark, message: "duplicate key '\(key.text)' (first at line \(first.line), column \(first.column))")
                 }
