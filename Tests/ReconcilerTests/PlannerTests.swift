@@ -1,3 +1,4 @@
+import Foundation
 import Reconciler
 import Resources
 import TestSupport
@@ -49,6 +50,28 @@ struct PlannerTests {
         let p = plan(names.map { Build.sandbox($0) } + [Build.pool("zz-pool"), Build.policy("a-policy")])
         #expect(p.actions.map(\.id.name) == ["zz-pool", "a-policy"] + names.sorted())
         #expect(p.actions.map(\.id) == p.actions.map(\.id).sorted())
+    }
+
+    @Test("a plan of thousands lists them in order, resizes those on the host and admits creates to a cap in that order")
+    func largePlan() {
+        // 3,000 sandboxes: every fifth is on the host (a resize), and a cap of 7 more
+        // instances is admitted in plan order.
+        let names = (0..<3000).map { String(format: "sb-%04d", $0) }
+        let ceiling = ResourceLimits(cpus: 4)
+        let desired = names.map { Build.sandbox($0, cpus: 2, limits: ceiling) }
+        let onHost = stride(from: 5, to: 3000, by: 5).map { Build.observed(Build.sandbox(names[$0], cpus: 1, limits: ceiling)) }
+        let capped = RuntimeCapabilities(liveCPUResize: true, liveMemoryGrow: true, liveMemoryShrink: true, memorySnapshot: true,
+                                         balloon: true, pause: true, instanceLimit: 7 + onHost.count)
+        let p = Planner.plan(desired: Build.desired(desired), observed: world(onHost), defaults: defaults,
+                             capabilities: [.cloudHypervisor: capped])
+        let creates = p.actions.filter { $0.verb == .create }.map(\.id.name)
+        let resizes = p.actions.filter { $0.verb == .resize }.map(\.id.name)
+        #expect(resizes == onHost.map(\.name))
+        #expect(creates == [names[0], names[1], names[2], names[3], names[4], names[6], names[7]])
+        let pending = p.findings.filter { $0.reason == "Pending" }.map(\.id.name)
+        #expect(pending.count == 3000 - onHost.count - 7)
+        #expect(pending.first == names[8] && pending.last == names[2999])
+        #expect(p.actions.map(\.id.name) == p.actions.map(\.id.name).sorted())
     }
 
     @Test("a converged host plans nothing")

@@ -28,8 +28,11 @@ enum SandboxDiff {
                                            message: "runtime \(desired.runtime.rawValue) has no balloon; remove spec.balloon"))
         }
         // A pool being applied or repaired goes first: a sandbox's slot may be what it repairs.
-        let needs = DependencyOrder.sandboxNeeds(pool: desired.networkPool, policy: desired.balloonPolicy, source: desired.source)
-            .filter { $0.kind != .tapPool || (observedAll.pools[$0.name]?.broken ?? 1) > 0 }
+        // Worked out only for an action: a converged sandbox has none.
+        var needs: [ResourceID] {
+            DependencyOrder.sandboxNeeds(pool: desired.networkPool, policy: desired.balloonPolicy, source: desired.source)
+                .filter { $0.kind != .tapPool || (observedAll.pools[$0.name]?.broken ?? 1) > 0 }
+        }
         guard let observed else {
             result.actions.append(Action(id, .create, reason: "not found on the host", dependsOn: needs,
                                          config: desired, targetState: spec.state))
