@@ -90,6 +90,10 @@ int cvg_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes);
 
 int cvg_malloc_trim(void) { return malloc_trim(0); }
 
+int cvg_keep_arena_tops(int bytes) {
+    return mallopt(M_TOP_PAD, bytes) && mallopt(M_TRIM_THRESHOLD, 2 * bytes);
+}
+
 int cvg_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
 int cvg_epoll_add(int epoll, int fd, int writable) {

@@ -1,3 +1,4 @@
+import Drivers
 import Foundation
 
 /// The `converge` command line: parse → validate → run, one type per subcommand.
@@ -31,6 +32,7 @@ public enum CLI {
     /// Runs the command line and returns the process exit code.
     public static func main(_ argv: [String]) async -> Int32 {
         signal(SIGPIPE, SIG_IGN)  // a closed socket must be an error, not a death
+        ProcessMemory.keepArenaTops()
         var words = Array(argv.dropFirst())
         if words.isEmpty || words == ["help"] {
             print(usage, terminator: "")

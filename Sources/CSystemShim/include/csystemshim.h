@@ -51,6 +51,11 @@ int cvg_fix_mmap_threshold(int bytes);
 /* malloc_trim(0): returns the free memory of every malloc arena to the kernel. */
 int cvg_malloc_trim(void);
 
+/* Each malloc arena grows by `bytes` beyond what is asked, and keeps up to twice that
+   free at its top instead of returning it at once (mallopt M_TOP_PAD, M_TRIM_THRESHOLD).
+   Returns 1 on success. */
+int cvg_keep_arena_tops(int bytes);
+
 /* epoll, which Swift's Glibc module does not export (and whose event struct is packed):
    epoll_create1(EPOLL_CLOEXEC). */
 int cvg_epoll_create(void);
