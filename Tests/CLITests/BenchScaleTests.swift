@@ -31,6 +31,9 @@ struct BenchScaleTests {
         #expect((noop["measured"] as? String)?.contains("peak RSS") == true, "\(noop)")
         let steps = try #require(report["createSteps"] as? [String: Double])
         #expect((steps["ch.spawn"] ?? 0) > 0 && (steps["disk.overlay.create"] ?? 0) > 0, "\(steps)")
+        let cold = try #require(report["coldLoadPhases"] as? [[String: Any]])
+        #expect(cold.map { $0["phase"] as? String ?? "" } == ["load + validate (files parsed on every core)", "plan against an empty host"], "\(cold)")
+        #expect(cold.allSatisfy { ($0["milliseconds"] as? Double ?? 0) > 0 }, "\(cold)")
         #expect(run.stderr.contains("removing the sandboxes"), "\(run.stderr)")
         #expect(!run.stderr.contains("teardown"), "\(run.stderr)")
         // Its directory (sandboxes, their sockets and the state) is gone with it.
