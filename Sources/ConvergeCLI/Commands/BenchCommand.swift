@@ -14,7 +14,7 @@ import Resources
 struct BenchCommand: Command {
     static let name = "bench"
     static let abstract = "run the benchmarks (scale: every scale goal in one run; plan over N specs, no-op apply over N sandboxes, network slots, memory state)"
-    static let arguments = "scale|plan|apply|network|memory"
+    static let arguments = "scale|plan|cold|apply|network|memory"
     static let options = [
         OptionSpec("--count", value: "N", "sandboxes (scale 1000, plan 10000, apply 200, network 50)"),
         OptionSpec("--specs", value: "N", "scale: specs loaded and planned cold (default 10000)"),
@@ -46,7 +46,7 @@ struct BenchCommand: Command {
         network = arguments.flag("--network")
         specCount = max(1, try arguments.int("--specs") ?? 10_000)
         which = try arguments.positionals(min: 1, max: 1, usage: Self.usage)[0]
-        guard ["scale", "plan", "apply", "network", "memory"].contains(which) else { throw UsageError("usage: \(Self.usage)") }
+        guard ["scale", "plan", "cold", "apply", "network", "memory"].contains(which) else { throw UsageError("usage: \(Self.usage)") }
     }
 
     func run() async throws {
@@ -59,6 +59,10 @@ struct BenchCommand: Command {
             try await ScaleBenchmark(count: count ?? 1000, specCount: specCount, rounds: rounds, perFile: perFile,
                                      simulator: sim, network: network, json: json).run()
         case "plan": try await planBenchmark(count ?? 10_000)
+        case "cold":
+            guard let keep else { throw UsageError("converge bench cold needs --keep DIR: where the specs are written") }
+            let cold = ColdLoadBenchmark(specCount: specCount, perFile: perFile, rounds: rounds, directory: keep)
+            try ColdLoadBenchmark.print(try cold.measure(), specCount: specCount, json: json)
         case "network": try await NetworkBenchmark(count: count ?? 50, json: json).run()
         case "memory": try await MemoryBenchmark(rounds: rounds, simulator: simulator, json: json).run()
         default: try await applyBenchmark(count ?? 200)

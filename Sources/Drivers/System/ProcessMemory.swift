@@ -13,8 +13,9 @@ public enum ProcessMemory {
     /// allocates and frees on every core at once; by default each thread's arena returns
     /// its top to the kernel at every free and takes it back at the next allocation, and
     /// that churn (mprotect, madvise, page faults, TLB flushes on every core) was about a
-    /// fifth of a cold load's CPU. A daemon still gives everything back after each pass
-    /// (`giveBackFreed`).
+    /// fifth of a cold load's CPU. For one-shot commands only: `malloc_trim` does not shrink
+    /// a thread's arena, so a daemon's resident size would keep up to that much per arena
+    /// (a 30-minute soak: a plateau 10 MiB higher, still rising).
     public static func keepArenaTops() {
         _ = cvg_keep_arena_tops(16 << 20)
     }
