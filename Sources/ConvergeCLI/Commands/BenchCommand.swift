@@ -8,19 +8,21 @@ import Resources
 ///
 /// - `plan`: generates N sandbox specs, then times load + validate and plan (against an
 ///   empty host and against a host where all N already run), R rounds, median and min.
+/// - `cold`: load + validate + plan of N specs written to `--keep DIR`, every file parsed
+///   each round, in a process configured as a one-shot command (`ColdLoadBenchmark`).
 /// - `apply`: creates N sandboxes on the simulator (timed once), then times a no-op
 ///   `apply` R rounds. `--keep DIR` leaves the specs and the running sandboxes in DIR so
 ///   the same no-op apply can be timed as a whole process from outside.
 struct BenchCommand: Command {
     static let name = "bench"
-    static let abstract = "run the benchmarks (scale: every scale goal in one run; plan over N specs, no-op apply over N sandboxes, network slots, memory state)"
+    static let abstract = "run the benchmarks (scale: every scale goal in one run; plan over N specs; cold: a cold load + plan of N specs; no-op apply over N sandboxes, network slots, memory state)"
     static let arguments = "scale|plan|cold|apply|network|memory"
     static let options = [
         OptionSpec("--count", value: "N", "sandboxes (scale 1000, plan 10000, apply 200, network 50)"),
-        OptionSpec("--specs", value: "N", "scale: specs loaded and planned cold (default 10000)"),
+        OptionSpec("--specs", value: "N", "scale, cold: specs loaded and planned cold (default 10000)"),
         OptionSpec("--rounds", value: "R", "timed rounds (default 5)"),
         OptionSpec("--per-file", value: "K", "specs per generated file (default 100)"),
-        OptionSpec("--keep", value: "DIR", "keep the specs (and apply's sandboxes) in DIR"),
+        OptionSpec("--keep", value: "DIR", "keep the specs (and apply's sandboxes) in DIR; cold: where its specs are written"),
         OptionSpec("--sim", value: "PATH", "the cloud-hypervisor simulator to use"),
         OptionSpec("--network", "apply: every sandbox in a TapPool slot (a namespace each)"),
     ]
